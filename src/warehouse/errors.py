@@ -1,0 +1,98 @@
+"""The warehouse's one exception hierarchy.
+
+Each error carries a stable snake_case ``code`` (never changed once shipped) and the HTTP ``status``
+it maps to. The API renders every one as ``{"error": {"code": ..., "message": ...}}``; the CLI prints
+the message and exits 1. Domain code raises these, never ``HTTPException``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class WarehouseError(Exception):
+    """Base of every error the warehouse raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_body(self) -> dict[str, dict[str, Any]]:
+        """The JSON error body served over HTTP."""
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class ConfigurationError(WarehouseError):
+    """Settings or a config file are invalid or incomplete."""
+
+    status = 500
+    code = "configuration_error"
+
+
+class InvalidRequest(WarehouseError):
+    """The request is well-formed JSON but asks for something impossible."""
+
+    status = 422
+    code = "invalid_request"
+
+
+class DataValidationError(WarehouseError):
+    """A DataFrame crossing a module boundary failed its pandera schema."""
+
+    status = 422
+    code = "data_validation_failed"
+
+
+class NotFound(WarehouseError):
+    """Base of the 404s."""
+
+    status = 404
+    code = "not_found"
+
+
+class AlgorithmNotFound(NotFound):
+    """No algorithm of that name is installed."""
+
+    code = "algorithm_not_found"
+
+
+class ModelNotFound(NotFound):
+    """No registered model, version or alias of that name."""
+
+    code = "model_not_found"
+
+
+class EntityNotFound(NotFound):
+    """The online store holds no features for an entity id."""
+
+    code = "entity_not_found"
+
+
+class DatasetNotFound(NotFound):
+    """A dataset the step needs has not been generated or ingested yet."""
+
+    code = "dataset_not_found"
+
+
+class Conflict(WarehouseError):
+    """Base of the 409s: the request clashes with the current state."""
+
+    status = 409
+    code = "conflict"
+
+
+class ModelNotReady(WarehouseError):
+    """The model exists but is not loaded in this server yet."""
+
+    status = 503
+    code = "model_not_ready"
+
+
+class ModelIntegrityError(WarehouseError):
+    """A model artifact failed a consistency check (ONNX parity, digest)."""
+
+    status = 500
+    code = "model_integrity_error"
