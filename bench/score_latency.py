@@ -1,0 +1,137 @@
+"""Latency of ``POST /v1/score/fire_risk`` for one building, against baselines measured in the same run.
+
+Builds a small warehouse (features online, one fire-risk champion) in a temporary data dir, then
+measures, one request at a time:
+  * bare ONNX Runtime in-process (no HTTP),
+  * a bare FastAPI + ONNX Runtime app (the HTTP floor; ``bench/bare_fastapi_app.py``),
+  * the warehouse's local engine with inline features, and with an entity id (Feast online lookup).
+Servers run as subprocesses so the client does not share their interpreter. Prints one line per
+system with p50/p99 and the ratio to its baseline. Run: ``make bench`` (or ``python bench/score_latency.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server(command: list[str], port: int, env: dict[str, str], ready_path: str) -> Iterator[str]:
+    process = subprocess.Popen(command, env={**os.environ, **env}, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(base + ready_path, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{command[0]} did not become ready")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def timed(call: Callable[[], object], requests: int, warmup: int = 50) -> list[float]:
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def report(name: str, samples: list[float], baseline: tuple[str, list[float]] | None = None) -> None:
+    p50 = statistics.median(samples)
+    p99 = float(np.percentile(samples, 99))
+    line = f"system={name:<28} p50_ms={p50:7.3f} p99_ms={p99:7.3f}"
+    if baseline is not None:
+        base_p50 = statistics.median(baseline[1])
+        line += f"  baseline={baseline[0]} p50_ms={base_p50:.3f} ratio={p50 / base_p50:.2f}"
+    print(line, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--buildings", type=int, default=2000)
+    args = parser.parse_args()
+
+    from warehouse.library_env import apply_library_defaults
+
+    apply_library_defaults()
+    from registry.models import fetch_model, resolve_version
+    from serving.runtime import OnnxModel
+    from warehouse.pipeline import build_demo_warehouse
+    from warehouse.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        settings = Settings(data_dir=Path(tmp) / "wh")
+        print(f"building a warehouse of {args.buildings} buildings ...", flush=True)
+        build_demo_warehouse(settings, n_buildings=args.buildings, seed=42)
+        artifact = fetch_model(settings, resolve_version(settings, model_name="fire_risk", alias_or_version="champion"))
+        model = OnnxModel(artifact)
+        model.load()
+        import pandas as pd
+
+        from features.online import read_online_features
+        from features.store import open_feature_store
+
+        online = read_online_features(
+            open_feature_store(settings), feature_service="fire_risk", entity_key="building_id", entity_ids=["B0000001"]
+        )
+        frame: pd.DataFrame = online.frame
+        row = {k: (None if v != v else float(v)) for k, v in frame.iloc[0].items()}
+        ordered = [row[name] for name in artifact.metadata.feature_names]
+
+        bare_ort = timed(lambda: model.predict_proba(frame), args.requests)
+        report("bare_ort_in_process", bare_ort)
+
+        env = {"BENCH_ONNX_PATH": str(artifact.onnx_path), "BENCH_ONNX_OUTPUT": artifact.metadata.onnx_output}
+        port = free_port()
+        uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "bench.bare_fastapi_app:create_app"]
+        with server([*uvicorn, "--port", str(port), "--no-access-log"], port, env, "/docs") as base, httpx.Client(
+            base_url=base
+        ) as client:
+            bare_http = timed(lambda: client.post("/predict", json={"rows": [ordered]}), args.requests)
+        report("bare_fastapi_ort", bare_http, ("bare_ort_in_process", bare_ort))
+
+        port = free_port()
+        warehouse = [sys.executable, "-m", "warehouse", "--data-dir", str(settings.data_dir), "serve"]
+        with server([*warehouse, "--port", str(port)], port, {}, "/v2/health/ready") as base, httpx.Client(
+            base_url=base
+        ) as client:
+            inline = timed(lambda: client.post("/v1/score/fire_risk", json={"features": [row]}), args.requests)
+            by_id = timed(lambda: client.post("/v1/score/fire_risk", json={"entities": ["B0000001"]}), args.requests)
+        report("local_engine_inline", inline, ("bare_fastapi_ort", bare_http))
+        report("local_engine_entity_feast", by_id, ("bare_fastapi_ort", bare_http))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Serving engines: each runs the same FastAPI app (``warehouse.api:create_app``)."""

@@ -1,0 +1,66 @@
+"""The local engine: one uvicorn process, ONNX Runtime in-process.
+
+:func:`serve` blocks (``warehouse serve``); :func:`running_server` runs the same app in a background
+thread for the demo and tests, binding port 0 unless told otherwise and yielding the real address.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from warehouse.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def _config(settings: Settings, *, port: int) -> uvicorn.Config:
+    import uvicorn
+
+    from warehouse.api import create_app
+
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=port,
+        access_log=False,
+        log_level="warning",
+        lifespan="on",
+    )
+
+
+def serve(settings: Settings) -> None:
+    """Serve until interrupted, on the host and port of the settings (port 0: a free one)."""
+    import uvicorn
+
+    server = uvicorn.Server(_config(settings, port=settings.port))
+    server.run()
+
+
+@contextmanager
+def running_server(settings: Settings, *, port: int = 0, startup_timeout_s: float = 60.0) -> Iterator[str]:
+    """Run the app in a thread; yields its base URL (``http://host:port``) once it accepts."""
+    import uvicorn
+
+    server = uvicorn.Server(_config(settings, port=port))
+    thread = threading.Thread(target=server.run, name="warehouse-local-engine", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout_s
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"the local engine did not start within {startup_timeout_s:.0f} s")
+        time.sleep(0.02)
+    bound_port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{settings.host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -1,0 +1,121 @@
+"""Feature-aware scoring, shared by every route and engine.
+
+Entity ids are looked up in the online feature store, inline rows are taken as given; both go
+through the same model runtime and grading. Unknown entities are answered one by one with an
+``entity_not_found`` error instead of failing the whole request. No HTTP here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from serving.schemas import EntityScore, ErrorDetail, ScoreResponse
+from warehouse.errors import EntityNotFound, InvalidRequest
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+    from algorithms.base import Algorithm
+    from serving.repository import ModelRepository
+    from serving.runtime import OnnxModel
+    from warehouse.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class ScoringService:
+    """Scores entities or inline rows with the model an alias points at."""
+
+    def __init__(self, settings: Settings, repository: ModelRepository) -> None:
+        self.settings = settings
+        self.repository = repository
+        self._feature_store: FeatureStore | None = None
+        self._store_lock = threading.Lock()
+
+    def feature_store(self) -> FeatureStore:
+        """The online feature store, opened once per process."""
+        with self._store_lock:
+            if self._feature_store is None:
+                from features.store import open_feature_store
+
+                self._feature_store = open_feature_store(self.settings)
+            return self._feature_store
+
+    def score_entities(self, algorithm: Algorithm, entity_ids: Sequence[str], *, alias: str) -> ScoreResponse:
+        """Look up each entity's online features and score the ones found."""
+        self._check_size(len(entity_ids))
+        from features.online import read_online_features
+
+        model = self.repository.get(algorithm.name, alias)
+        online = read_online_features(
+            self.feature_store(),
+            feature_service=model.metadata.feature_service,
+            entity_key=model.metadata.entity,
+            entity_ids=list(dict.fromkeys(entity_ids)),
+        )
+        by_id = _score_rows(model, online.frame, entity_ids=list(online.frame.index.astype(str)))
+        missing = EntityNotFound("no online features for this entity")
+        results = [
+            by_id.get(entity_id)
+            or EntityScore(
+                entity_id=entity_id,
+                score=None,
+                level=None,
+                warning=None,
+                error=ErrorDetail(code=missing.code, message=missing.message),
+            )
+            for entity_id in entity_ids
+        ]
+        return _response(algorithm, model, alias, results)
+
+    def score_features(
+        self, algorithm: Algorithm, rows: Sequence[dict[str, float | None]], *, alias: str
+    ) -> ScoreResponse:
+        """Score inline feature rows (what-if analysis); every model feature must be present."""
+        self._check_size(len(rows))
+        model = self.repository.get(algorithm.name, alias)
+        expected = set(model.metadata.feature_names)
+        for position, row in enumerate(rows):
+            missing, unknown = sorted(expected - row.keys()), sorted(row.keys() - expected)
+            if missing or unknown:
+                raise InvalidRequest(f"features[{position}]: missing {missing or 'none'}, unknown {unknown or 'none'}")
+        frame = pd.DataFrame.from_records(list(rows), columns=model.metadata.feature_names).astype(np.float64)
+        scored = _score_rows(model, frame, entity_ids=[None] * len(rows))
+        return _response(algorithm, model, alias, list(scored.values()) if rows else [])
+
+    def _check_size(self, count: int) -> None:
+        limit = self.settings.max_entities_per_request
+        if count > limit:
+            raise InvalidRequest(f"{count} rows in one request; the limit is {limit}")
+
+
+def _score_rows(model: OnnxModel, frame: pd.DataFrame, *, entity_ids: list[str | None]) -> dict[object, EntityScore]:
+    """Score a frame; the result maps entity id (or row position for inline rows) to its answer."""
+    if frame.empty:
+        return {}
+    scores = model.score(frame)
+    answers: dict[object, EntityScore] = {}
+    for position, entity_id in enumerate(entity_ids):
+        answers[entity_id if entity_id is not None else position] = EntityScore(
+            entity_id=entity_id,
+            score=float(scores.probabilities[position]),
+            level=str(scores.grades.levels[position]),
+            warning=bool(scores.grades.warnings[position]),
+        )
+    return answers
+
+
+def _response(algorithm: Algorithm, model: OnnxModel, alias: str, results: list[EntityScore]) -> ScoreResponse:
+    return ScoreResponse(
+        algorithm=algorithm.name,
+        model_name=model.metadata.model_name,
+        model_version=model.version,
+        alias=alias,
+        results=results,
+    )

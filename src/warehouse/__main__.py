@@ -1,0 +1,5 @@
+"""``python -m warehouse``: the same as the ``warehouse`` console script."""
+
+from warehouse.cli import main
+
+main()

@@ -1,0 +1,95 @@
+"""The FastAPI app factory: the one HTTP app that every serving engine runs.
+
+``create_app(settings)`` builds the app without I/O; the lifespan loads the published models in a
+background thread so that ``/v2/health/ready`` answers 503 until they are in. Every error leaves as
+``{"error": {"code", "message"}}``. Start it with ``uvicorn --factory warehouse.api:create_app``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from serving.repository import ModelRepository
+from serving.routes import native, v2
+from serving.scoring import ScoringService
+from warehouse.errors import WarehouseError
+from warehouse.library_env import apply_library_defaults
+from warehouse.logs import configure_logging
+from warehouse.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the warehouse's HTTP app for ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+    apply_library_defaults()
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="Algorithm warehouse",
+        summary="Scoring, registry and scheduling API of the algorithm warehouse (一网统管).",
+        version="0.1.0",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.state.repository = ModelRepository(settings)
+    app.state.scoring = ScoringService(settings, app.state.repository)
+    app.add_exception_handler(WarehouseError, _render_warehouse_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
+    app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _render_unexpected_error)
+    for router in (native.router, v2.router):
+        app.include_router(router)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    loop = asyncio.get_running_loop()
+    # Loading runs beside the server so that readiness is observable (503 until loaded).
+    loading = loop.run_in_executor(None, _warm_up, app)
+    app.state.loading = loading
+    yield
+    if not loading.done():
+        logger.info("shutting down while models are still loading")
+
+
+def _warm_up(app: FastAPI) -> None:
+    repository: ModelRepository = app.state.repository
+    scoring: ScoringService = app.state.scoring
+    try:
+        scoring.feature_store()
+        repository.load_champions()
+    except Exception:
+        logger.exception("warm-up failed; the server stays not ready")
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+async def _render_warehouse_error(_request: Request, exc: WarehouseError) -> JSONResponse:
+    return JSONResponse(exc.to_body(), status_code=exc.status)
+
+
+async def _render_validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = "; ".join(f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors())
+    return _error(422, "invalid_request", problems or "invalid request")
+
+
+async def _render_http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
+
+async def _render_unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled error", exc_info=exc)
+    return _error(500, "internal_error", "internal error; the server log has the details")

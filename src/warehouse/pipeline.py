@@ -1,0 +1,118 @@
+"""The warehouse's end-to-end steps, composed from the packages below ``warehouse``.
+
+The CLI, the demo and the test fixtures call these; each step is usable on its own and safe to run
+again. Heavy packages are imported inside each step.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from warehouse.db import MetadataDB
+from warehouse.progress import ProgressCallback, no_progress
+
+if TYPE_CHECKING:
+    from features.datasets import DatasetManifest
+    from features.store import MaterializeReport
+    from warehouse.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+
+
+class PublishedModel(BaseModel):
+    """A trained model, registered and holding an alias."""
+
+    algorithm: str
+    model_name: str
+    version: str
+    alias: str
+    run_id: str
+    metrics: dict[str, float]
+    parity_max_abs_diff: float
+    train_rows: int
+    holdout_rows: int
+
+
+def initialize(settings: Settings) -> None:
+    """Create the data dir layout and bring the metadata DB schema to head."""
+    settings.ensure_dirs()
+    db = MetadataDB.from_settings(settings)
+    try:
+        db.upgrade_schema()
+    finally:
+        db.dispose()
+
+
+def prepare_features(
+    settings: Settings,
+    *,
+    n_buildings: int,
+    seed: int,
+    on_progress: ProgressCallback = no_progress,
+) -> tuple[DatasetManifest, MaterializeReport]:
+    """Generate the building population, apply the Feast definitions, materialise the latest values."""
+    from features.datasets import generate_population
+    from features.store import apply_definitions, materialize_latest
+
+    manifest = generate_population(settings, population="buildings", n_entities=n_buildings, seed=seed)
+    on_progress(1)
+    apply_definitions(settings)
+    on_progress(1)
+    report = materialize_latest(settings)
+    on_progress(1)
+    return manifest, report
+
+
+def train_and_publish(
+    settings: Settings,
+    algorithm_name: str,
+    *,
+    seed: int,
+    actor: str,
+    alias: str = CHAMPION,
+    on_progress: ProgressCallback = no_progress,
+) -> PublishedModel:
+    """Build the point-in-time training set, train, log, register, and point ``alias`` at it."""
+    from algorithms.catalogue import get_algorithm
+    from experiments.training import run_training
+    from features.training import build_training_set
+    from registry.models import register_version, set_alias
+
+    algorithm = get_algorithm(algorithm_name)
+    training_set = build_training_set(settings, feature_service=algorithm.feature_service)
+    on_progress(1)
+    report = run_training(settings, algorithm, training_set, seed=seed)
+    on_progress(1)
+    ref = register_version(settings, run_id=report.run_id, model_name=algorithm.name, actor=actor)
+    set_alias(
+        settings,
+        model_name=algorithm.name,
+        alias=alias,
+        version=ref.version,
+        actor=actor,
+        reason=f"trained by {actor} (run {report.run_id})",
+    )
+    on_progress(1)
+    return PublishedModel(
+        algorithm=algorithm.name,
+        model_name=ref.model_name,
+        version=ref.version,
+        alias=alias,
+        run_id=report.run_id,
+        metrics=report.metrics,
+        parity_max_abs_diff=report.parity_max_abs_diff,
+        train_rows=report.train_rows,
+        holdout_rows=report.holdout_rows,
+    )
+
+
+def build_demo_warehouse(settings: Settings, *, n_buildings: int, seed: int) -> PublishedModel:
+    """A warehouse with features online and one fire-risk champion (used by tests and benches)."""
+    initialize(settings)
+    prepare_features(settings, n_buildings=n_buildings, seed=seed)
+    return train_and_publish(settings, "fire_risk", seed=seed, actor="demo")

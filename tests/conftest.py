@@ -1,0 +1,88 @@
+"""Shared fixtures: library switches, a prepared warehouse copied per test, real PostgreSQL and Redis.
+
+The prepared warehouse (features online plus one approved fire-risk champion, built from a small
+seeded population) is built once per session and copied for each test that asks for ``settings``.
+Integration fixtures create a fresh PostgreSQL database or Redis key prefix per use and drop it after.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from warehouse.library_env import LIBRARY_DEFAULTS
+from warehouse.settings import Settings
+
+PREPARED_BUILDINGS = 400
+PREPARED_SEED = 7
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _library_defaults() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in LIBRARY_DEFAULTS.items():
+            if name not in os.environ:
+                patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture(scope="session")
+def prepared_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir holding features (offline and online) and a fire-risk champion."""
+    from warehouse.pipeline import build_demo_warehouse
+
+    root = tmp_path_factory.mktemp("prepared")
+    build_demo_warehouse(Settings(data_dir=root), n_buildings=PREPARED_BUILDINGS, seed=PREPARED_SEED)
+    return root
+
+
+@pytest.fixture
+def settings(prepared_warehouse: Path, tmp_path: Path) -> Settings:
+    """Settings over a private copy of the prepared warehouse."""
+    shutil.copytree(prepared_warehouse, tmp_path / "wh")
+    return Settings(data_dir=tmp_path / "wh")
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[Callable[[], str]]:
+    """Factory of fresh PostgreSQL databases (SQLAlchemy URLs); every one is dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"wh_test_{uuid.uuid4().hex[:16]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    yield create
+    with admin.connect() as connection:
+        for name in created:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def redis_project() -> Iterator[str]:
+    """A Feast project name unique to this test; every Redis key it wrote is deleted afterwards."""
+    import redis
+
+    project = f"wh_{uuid.uuid4().hex[:12]}"
+    yield project
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        keys = [key for key in client.scan_iter(count=1000) if project.encode() in key]
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()

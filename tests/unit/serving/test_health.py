@@ -1,0 +1,28 @@
+"""Open Inference Protocol health: live always, ready only once models are loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from warehouse.api import create_app
+from warehouse.pipeline import initialize
+from warehouse.settings import Settings
+
+
+def test_live_and_ready_with_a_champion(client: TestClient) -> None:
+    assert client.get("/v2/health/live").json() == {"live": True}
+    response = client.get("/v2/health/ready")
+    assert (response.status_code, response.json()) == (200, {"ready": True})
+    assert client.get("/v2").json()["name"] == "algorithm-warehouse"
+
+
+def test_not_ready_without_any_published_model(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "empty")
+    initialize(settings)
+    with TestClient(create_app(settings)) as client:
+        client.app.state.loading.result(timeout=120)  # type: ignore[attr-defined]  # wait for the load pass
+        response = client.get("/v2/health/ready")
+        assert (response.status_code, response.json()) == (503, {"ready": False})
+        assert client.get("/v2/health/live").status_code == 200

@@ -1,0 +1,112 @@
+"""``POST /v1/score/{algorithm}``: answers, per-entity errors, and every bad input as a clear 4xx."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+LEVELS = {"low", "medium", "high", "critical"}
+
+
+def _error_code(response_json: dict[str, object]) -> object:
+    error = response_json["error"]
+    assert isinstance(error, dict)
+    assert set(error) == {"code", "message"}
+    return error["code"]
+
+
+def test_scores_known_buildings_with_the_champion(client: TestClient) -> None:
+    response = client.post("/v1/score/fire_risk", json={"entities": ["B0000001", "B0000002"]})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["algorithm"], body["model_name"], body["model_version"], body["alias"]) == (
+        "fire_risk",
+        "fire_risk",
+        "1",
+        "champion",
+    )
+    assert [result["entity_id"] for result in body["results"]] == ["B0000001", "B0000002"]
+    for result in body["results"]:
+        assert 0.0 <= result["score"] <= 1.0
+        assert result["level"] in LEVELS
+        assert result["warning"] == (result["level"] in {"high", "critical"})
+        assert result["error"] is None
+
+
+def test_unknown_building_is_answered_per_entity(client: TestClient) -> None:
+    response = client.post("/v1/score/fire_risk", json={"entities": ["B0000001", "B9999999"]})
+    assert response.status_code == 200
+    known, unknown = response.json()["results"]
+    assert known["score"] is not None
+    assert unknown["entity_id"] == "B9999999"
+    assert unknown["score"] is None
+    assert unknown["error"]["code"] == "entity_not_found"
+
+
+def test_inline_features_score_like_the_online_lookup(client: TestClient) -> None:
+    from features.online import read_online_features
+
+    scoring = client.app.state.scoring  # type: ignore[attr-defined]  # Starlette app has state
+    online = read_online_features(
+        scoring.feature_store(), feature_service="fire_risk", entity_key="building_id", entity_ids=["B0000003"]
+    )
+    row = {name: (None if value != value else float(value)) for name, value in online.frame.iloc[0].items()}
+    by_id = client.post("/v1/score/fire_risk", json={"entities": ["B0000003"]}).json()["results"][0]
+    inline = client.post("/v1/score/fire_risk", json={"features": [row]})
+    assert inline.status_code == 200
+    result = inline.json()["results"][0]
+    assert result["entity_id"] is None
+    assert result["score"] == pytest.approx(by_id["score"], abs=1e-7)
+    assert result["level"] == by_id["level"]
+
+
+def test_unknown_algorithm_is_404(client: TestClient) -> None:
+    response = client.post("/v1/score/no_such_algorithm", json={"entities": ["B0000001"]})
+    assert response.status_code == 404
+    assert _error_code(response.json()) == "algorithm_not_found"
+
+
+def test_unknown_alias_is_404(client: TestClient) -> None:
+    response = client.post("/v1/score/fire_risk", json={"entities": ["B0000001"], "alias": "nobody"})
+    assert response.status_code == 404
+    assert _error_code(response.json()) == "model_not_found"
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        ({"entities": []}, "entities"),
+        ({}, "exactly one"),
+        ({"entities": ["B0000001"], "features": [{"x": 1.0}]}, "exactly one"),
+        ({"entities": ["B0000001"], "surprise": 1}, "surprise"),
+        ({"entities": "B0000001"}, "entities"),
+        ({"entities": ["B0000001"], "alias": "bad alias!"}, "alias"),
+        ({"features": [{"age_years": 3.0}]}, "missing"),
+    ],
+)
+def test_bad_bodies_are_422_with_a_reason(client: TestClient, payload: dict[str, object], fragment: str) -> None:
+    response = client.post("/v1/score/fire_risk", json=payload)
+    assert response.status_code == 422
+    assert _error_code(response.json()) == "invalid_request"
+    assert fragment in response.json()["error"]["message"]
+
+
+def test_malformed_json_is_422(client: TestClient) -> None:
+    response = client.post(
+        "/v1/score/fire_risk", content=b'{"entities": [', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert _error_code(response.json()) == "invalid_request"
+
+
+def test_too_many_entities_is_422(client: TestClient) -> None:
+    limit = client.app.state.settings.max_entities_per_request  # type: ignore[attr-defined]
+    response = client.post("/v1/score/fire_risk", json={"entities": [f"B{i:07d}" for i in range(limit + 1)]})
+    assert response.status_code == 422
+    assert "limit" in response.json()["error"]["message"]
+
+
+def test_unknown_route_has_the_error_shape(client: TestClient) -> None:
+    response = client.get("/v1/nothing-here")
+    assert response.status_code == 404
+    assert _error_code(response.json()) == "not_found"
