@@ -1,0 +1,1 @@
+"""Integration tests of the registry package on real PostgreSQL."""
