@@ -116,17 +116,19 @@ def main() -> None:
         env = {"BENCH_ONNX_PATH": str(artifact.onnx_path), "BENCH_ONNX_OUTPUT": artifact.metadata.onnx_output}
         port = free_port()
         uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "bench.bare_fastapi_app:create_app"]
-        with server([*uvicorn, "--port", str(port), "--no-access-log"], port, env, "/docs") as base, httpx.Client(
-            base_url=base
-        ) as client:
+        with (
+            server([*uvicorn, "--port", str(port), "--no-access-log"], port, env, "/docs") as base,
+            httpx.Client(base_url=base) as client,
+        ):
             bare_http = timed(lambda: client.post("/predict", json={"rows": [ordered]}), args.requests)
         report("bare_fastapi_ort", bare_http, ("bare_ort_in_process", bare_ort))
 
         port = free_port()
         warehouse = [sys.executable, "-m", "warehouse", "--data-dir", str(settings.data_dir), "serve"]
-        with server([*warehouse, "--port", str(port)], port, {}, "/v2/health/ready") as base, httpx.Client(
-            base_url=base
-        ) as client:
+        with (
+            server([*warehouse, "--port", str(port)], port, {}, "/v2/health/ready") as base,
+            httpx.Client(base_url=base) as client,
+        ):
             inline = timed(lambda: client.post("/v1/score/fire_risk", json={"features": [row]}), args.requests)
             by_id = timed(lambda: client.post("/v1/score/fire_risk", json={"entities": ["B0000001"]}), args.requests)
         report("local_engine_inline", inline, ("bare_fastapi_ort", bare_http))

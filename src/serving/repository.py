@@ -39,6 +39,10 @@ class ModelRepository:
         """True when the start-up load finished and at least one model is loaded."""
         return self._startup_done.is_set() and bool(self._models)
 
+    def wait_for_startup(self, timeout_s: float) -> bool:
+        """Block until the start-up load pass has finished; False if it did not within ``timeout_s``."""
+        return self._startup_done.wait(timeout_s)
+
     def loaded(self) -> list[OnnxModel]:
         """Every loaded model version."""
         with self._lock:

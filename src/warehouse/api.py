@@ -56,7 +56,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     # Loading runs beside the server so that readiness is observable (503 until loaded).
     loading = loop.run_in_executor(None, _warm_up, app)
-    app.state.loading = loading
     yield
     if not loading.done():
         logger.info("shutting down while models are still loading")

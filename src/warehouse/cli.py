@@ -98,7 +98,10 @@ def features_prepare(ctx: typer.Context, buildings: BuildingsOption = 20_000, se
         manifest, report = prepare_features(
             settings, n_buildings=buildings, seed=seed, on_progress=_advance(progress, task)
         )
-    console.print(f"{manifest.n_entities} buildings x {manifest.months} months; online rows: {report.rows}")
+    console.print(
+        f"{manifest.n_entities:,} buildings x {manifest.months} months; "
+        f"materialised {sum(report.rows_per_view.values()):,} rows in {report.seconds:.1f} s"
+    )
 
 
 @app.command()

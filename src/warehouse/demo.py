@@ -51,7 +51,8 @@ def run_demo(settings: Settings, *, n_buildings: int, seed: int, console: Consol
         report = score_population(settings, "fire_risk", on_progress=lambda n, _t=None: progress.advance(batch, n))
     console.print(
         f"\n[bold]Features[/bold]: {manifest.n_entities:,} buildings x {manifest.months} months; "
-        f"online store rows {materialized.rows}"
+        f"{sum(materialized.rows_per_view.values()):,} rows materialised "
+        f"into the {materialized.online_store} online store"
     )
     metrics = "  ".join(f"{name}={value:.4f}" for name, value in sorted(published.metrics.items()))
     console.print(

@@ -19,7 +19,9 @@ def test_migrations_and_rows_on_postgres(postgres_database: Callable[[], str]) -
     assert {"alias_history", "batch_runs", VERSION_TABLE} <= set(inspect(db.engine).get_table_names())
     at = utc_now()
     with db.session() as session:
-        session.add(AliasEvent(model_name="m", alias="champion", from_version="1", to_version="2", actor="a", reason="r", at=at))
+        session.add(
+            AliasEvent(model_name="m", alias="champion", from_version="1", to_version="2", actor="a", reason="r", at=at)
+        )
     with db.session() as session:
         row = session.scalars(select(AliasEvent)).one()
     db.dispose()

@@ -22,7 +22,7 @@ def test_not_ready_without_any_published_model(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "empty")
     initialize(settings)
     with TestClient(create_app(settings)) as client:
-        client.app.state.loading.result(timeout=120)  # type: ignore[attr-defined]  # wait for the load pass
+        assert client.app.state.repository.wait_for_startup(timeout_s=120)  # type: ignore[attr-defined]
         response = client.get("/v2/health/ready")
         assert (response.status_code, response.json()) == (503, {"ready": False})
         assert client.get("/v2/health/live").status_code == 200

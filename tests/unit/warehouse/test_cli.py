@@ -14,7 +14,9 @@ WAREHOUSE = str(Path(sys.executable).with_name("warehouse"))
 
 
 def test_importing_the_cli_loads_no_heavy_library() -> None:
-    code = "import warehouse.cli, sys; print([m for m in ('ray', 'feast', 'mlflow', 'onnxruntime') if m in sys.modules])"
+    code = (
+        "import warehouse.cli, sys; print([m for m in ('ray', 'feast', 'mlflow', 'onnxruntime') if m in sys.modules])"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 

@@ -17,7 +17,9 @@ def test_upgrade_twice_and_write(tmp_path: Path) -> None:
     tables = set(inspect(db.engine).get_table_names())
     assert {"alias_history", "batch_runs", VERSION_TABLE} <= tables
     with db.session() as session:
-        session.add(AliasEvent(model_name="m", alias="champion", from_version=None, to_version="1", actor="a", reason=""))
+        session.add(
+            AliasEvent(model_name="m", alias="champion", from_version=None, to_version="1", actor="a", reason="")
+        )
     with db.session() as session:
         rows = session.scalars(select(AliasEvent)).all()
     assert [(row.model_name, row.to_version) for row in rows] == [("m", "1")]

@@ -8,9 +8,7 @@ from warehouse.errors import EntityNotFound, WarehouseError
 
 def _all_errors() -> list[type[WarehouseError]]:
     return [
-        value
-        for value in vars(errors_module).values()
-        if isinstance(value, type) and issubclass(value, WarehouseError)
+        value for value in vars(errors_module).values() if isinstance(value, type) and issubclass(value, WarehouseError)
     ]
 
 
