@@ -47,10 +47,15 @@ def main_options(
     data_dir: Annotated[
         Path | None, typer.Option(help="Data dir of this node (default: WAREHOUSE_DATA_DIR or ./.warehouse).")
     ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at the settings' log level.")] = False,
 ) -> None:
     """Algorithm warehouse command line."""
+    from rich.logging import RichHandler
+
     settings = get_settings() if data_dir is None else Settings(data_dir=data_dir)
-    configure_logging(settings.log_level)
+    # Logs go through the same console as the progress bars, so they print above them, not through them.
+    level = settings.log_level if verbose else "WARNING"
+    configure_logging(level, RichHandler(console=console, show_path=False))
     ctx.obj = settings
 
 

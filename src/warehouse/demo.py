@@ -52,18 +52,21 @@ def run_demo(settings: Settings, *, n_buildings: int, seed: int, console: Consol
     console.print(
         f"\n[bold]Features[/bold]: {manifest.n_entities:,} buildings x {manifest.months} months; "
         f"{sum(materialized.rows_per_view.values()):,} rows materialised "
-        f"into the {materialized.online_store} online store"
+        f"into the {materialized.online_store} online store",
+        soft_wrap=True,
     )
     metrics = "  ".join(f"{name}={value:.4f}" for name, value in sorted(published.metrics.items()))
     console.print(
         f"[bold]Model[/bold]: {published.model_name} v{published.version} -> alias {published.alias}; "
         f"train {published.train_rows:,} rows, hold-out {published.holdout_rows:,} rows\n  {metrics}\n"
-        f"  ONNX vs LightGBM max |diff| = {published.parity_max_abs_diff:.2e}"
+        f"  ONNX vs LightGBM max |diff| = {published.parity_max_abs_diff:.2e}",
+        soft_wrap=True,
     )
     console.print(_answer_table(answer))
     console.print(
         f"[bold]Batch[/bold]: {report.rows:,} buildings scored with v{report.model_version} in {report.seconds:.1f} s "
-        f"({report.rows_per_s:,.0f} rows/s), run {report.run_id}"
+        f"({report.rows_per_s:,.0f} rows/s), run {report.run_id}",
+        soft_wrap=True,
     )
     _print_where_to_look(settings, report.output_dir, console)
     console.print(f"demo finished in {time.perf_counter() - started:.0f} s")
@@ -111,11 +114,13 @@ def _answer_table(answer: ScoreResponse) -> Table:
 
 
 def _print_where_to_look(settings: Settings, output_dir: Path, console: Console) -> None:
-    console.print(
-        "\n[bold]Where to look[/bold]\n"
-        f"  data dir        {settings.data_dir}\n"
-        f"  batch results   {output_dir}\n"
-        f"  MLflow UI       .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_uri}\n"
-        f"  serve the API   .venv/bin/warehouse --data-dir {settings.data_dir} serve  (then open /docs)\n"
-        f"  alias history   .venv/bin/warehouse --data-dir {settings.data_dir} models history fire_risk"
-    )
+    cli = f".venv/bin/warehouse --data-dir {settings.data_dir}"
+    lines = [
+        "\n[bold]Where to look[/bold]",
+        f"  data dir        {settings.data_dir}",
+        f"  batch results   {output_dir}",
+        f"  MLflow UI       .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_uri}",
+        f"  serve the API   {cli} serve  (then open http://{settings.host}:{settings.port}/docs)",
+        f"  alias history   {cli} models history fire_risk",
+    ]
+    console.print("\n".join(lines), soft_wrap=True)
