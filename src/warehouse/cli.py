@@ -14,16 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from warehouse.console import BarAdvance, new_progress
 from warehouse.errors import WarehouseError
 from warehouse.library_env import apply_library_defaults
 from warehouse.logs import configure_logging
 from warehouse.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
-
     from warehouse.pipeline import PublishedModel
-    from warehouse.progress import ProgressCallback
 
 console = Console()
 error_console = Console(stderr=True)
@@ -64,23 +62,6 @@ def _settings(ctx: typer.Context) -> Settings:
     return settings
 
 
-def _advance(progress: Progress, task: object) -> ProgressCallback:
-    def advance(units: int, total: int | None = None) -> None:
-        if total is not None:
-            progress.update(task, total=total)  # type: ignore[arg-type]  # TaskID is an int NewType
-        progress.advance(task, units)  # type: ignore[arg-type]
-
-    return advance
-
-
-def _progress() -> Progress:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    )
-
-
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Create the data dir and bring the metadata DB schema up to date."""
@@ -98,10 +79,10 @@ def features_prepare(ctx: typer.Context, buildings: BuildingsOption = 20_000, se
 
     settings = _settings(ctx)
     initialize(settings)
-    with _progress() as progress:
+    with new_progress(console) as progress:
         task = progress.add_task("Features: generate, apply, materialise", total=3)
         manifest, report = prepare_features(
-            settings, n_buildings=buildings, seed=seed, on_progress=_advance(progress, task)
+            settings, n_buildings=buildings, seed=seed, on_progress=BarAdvance(progress, task)
         )
     console.print(
         f"{manifest.n_entities:,} buildings x {manifest.months} months; "
@@ -120,10 +101,10 @@ def train(
     from warehouse.pipeline import train_and_publish
 
     settings = _settings(ctx)
-    with _progress() as progress:
+    with new_progress(console) as progress:
         task = progress.add_task(f"Training {algorithm}", total=3)
         published = train_and_publish(
-            settings, algorithm, seed=seed, actor="cli", alias=alias, on_progress=_advance(progress, task)
+            settings, algorithm, seed=seed, actor="cli", alias=alias, on_progress=BarAdvance(progress, task)
         )
     _print_published(published)
 
@@ -149,9 +130,9 @@ def batch_score(
     from scheduling.batch import score_population
 
     settings = _settings(ctx)
-    with _progress() as progress:
+    with new_progress(console) as progress:
         task = progress.add_task(f"Batch scoring {algorithm}", total=None)
-        report = score_population(settings, algorithm, alias=alias, on_progress=_advance(progress, task))
+        report = score_population(settings, algorithm, alias=alias, on_progress=BarAdvance(progress, task))
     console.print(
         f"scored {report.rows} rows with {report.model_name} v{report.model_version} "
         f"in {report.seconds:.1f} s ({report.rows_per_s:,.0f} rows/s) -> {report.output_dir}"
@@ -170,8 +151,11 @@ def serve(
     settings = _settings(ctx)
     overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
     settings = settings.model_copy(update=overrides)
-    console.print(f"serving {settings.data_dir} on http://{settings.host}:{settings.port} (docs at /docs)")
-    serve_local(settings)
+
+    def announce(url: str) -> None:
+        console.print(f"serving {settings.data_dir} at {url} (docs at {url}/docs)", soft_wrap=True)
+
+    serve_local(settings, on_bound=announce)
 
 
 @app.command()

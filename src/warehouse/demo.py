@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from warehouse.console import BarAdvance, new_progress
 from warehouse.pipeline import initialize, prepare_features, train_and_publish
 
 if TYPE_CHECKING:
@@ -31,16 +31,14 @@ def run_demo(settings: Settings, *, n_buildings: int, seed: int, console: Consol
     """Run every step, showing progress, and finish with where to look."""
     started = time.perf_counter()
     initialize(settings)
-    with Progress(
-        TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    ) as progress:
+    with new_progress(console) as progress:
         features = progress.add_task("1/4 features: generate, apply, materialise", total=3)
         manifest, materialized = prepare_features(
-            settings, n_buildings=n_buildings, seed=seed, on_progress=lambda n, _t=None: progress.advance(features, n)
+            settings, n_buildings=n_buildings, seed=seed, on_progress=BarAdvance(progress, features)
         )
         training = progress.add_task("2/4 train, convert to ONNX, register", total=3)
         published = train_and_publish(
-            settings, "fire_risk", seed=seed, actor="demo", on_progress=lambda n, _t=None: progress.advance(training, n)
+            settings, "fire_risk", seed=seed, actor="demo", on_progress=BarAdvance(progress, training)
         )
         serving = progress.add_task("3/4 serve and call /v1/score/fire_risk", total=1)
         answer = _call_local_engine(settings)
@@ -48,7 +46,7 @@ def run_demo(settings: Settings, *, n_buildings: int, seed: int, console: Consol
         batch = progress.add_task("4/4 batch-score the population", total=manifest.n_entities)
         from scheduling.batch import score_population
 
-        report = score_population(settings, "fire_risk", on_progress=lambda n, _t=None: progress.advance(batch, n))
+        report = score_population(settings, "fire_risk", on_progress=BarAdvance(progress, batch))
     console.print(
         f"\n[bold]Features[/bold]: {manifest.n_entities:,} buildings x {manifest.months} months; "
         f"{sum(materialized.rows_per_view.values()):,} rows materialised "

@@ -7,9 +7,10 @@ thread for the demo and tests, binding port 0 unless told otherwise and yielding
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -36,12 +37,20 @@ def _config(settings: Settings, *, port: int) -> uvicorn.Config:
     )
 
 
-def serve(settings: Settings) -> None:
-    """Serve until interrupted, on the host and port of the settings (port 0: a free one)."""
+def serve(settings: Settings, *, on_bound: Callable[[str], None] | None = None) -> None:
+    """Serve until interrupted on the settings' host and port (0: a free one); ``on_bound`` gets the URL."""
     import uvicorn
 
-    server = uvicorn.Server(_config(settings, port=settings.port))
-    server.run()
+    # Bind first, so that the real port is known (and reported) before the server starts.
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    port = sock.getsockname()[1]
+    if on_bound is not None:
+        on_bound(f"http://{settings.host}:{port}")
+    server = uvicorn.Server(_config(settings, port=port))
+    server.run(sockets=[sock])
 
 
 @contextmanager
