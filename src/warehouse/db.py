@@ -92,7 +92,7 @@ class MetadataDB:
             yield session
 
     def upgrade_schema(self) -> None:
-        """Apply every pending Alembic migration (idempotent)."""
+        """Apply every pending Alembic migration on every branch (idempotent)."""
         from alembic import command
         from alembic.config import Config
 
@@ -100,7 +100,7 @@ class MetadataDB:
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")
 
     def dispose(self) -> None:
         """Close every pooled connection."""
