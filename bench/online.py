@@ -1,0 +1,162 @@
+"""Online serving against its peers, measured in one run on the same model and machine.
+
+Systems (each a separate server process; the load generator runs in this process):
+  * ``bare_fastapi_ort``   — bare FastAPI + ONNX Runtime in-process, the floor (``bench/bare_fastapi_app.py``);
+  * ``mlflow_serve``       — ``mlflow models serve`` of the same registered ONNX model;
+  * ``local_inline``       — the warehouse's local engine, features inline;
+  * ``local_entity``       — the warehouse's local engine, entity id with the Feast online lookup.
+For each, p50/p99 latency and throughput at 1 and 8 concurrent connections, and the ratios the
+serving issue targets (local throughput vs mlflow serve, local inline p50 vs the floor).
+Run: ``.venv/bin/python bench/online.py [--requests 2000]``. Ray rows are added with the Ray engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from score_latency import free_port, server  # sibling bench module, not a package
+
+
+@dataclass
+class Result:
+    system: str
+    connections: int
+    p50_ms: float
+    p99_ms: float
+    rps: float
+    errors: int
+
+
+async def _load(base_url: str, path: str, body: object, *, connections: int, requests: int) -> Result:
+    latencies: list[float] = []
+    errors = 0
+    remaining = requests
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal remaining, errors
+        while remaining > 0:
+            remaining -= 1
+            started = time.perf_counter()
+            response = await client.post(path, json=body)
+            latencies.append((time.perf_counter() - started) * 1000)
+            errors += response.status_code != 200
+
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+        for _ in range(50):
+            await client.post(path, json=body)
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+    return Result(
+        "",
+        connections,
+        statistics.median(latencies),
+        float(np.percentile(latencies, 99)),
+        len(latencies) / elapsed,
+        errors,
+    )
+
+
+def measure(name: str, base_url: str, path: str, body: object, requests: int) -> list[Result]:
+    results = []
+    for connections in (1, 8):
+        result = asyncio.run(_load(base_url, path, body, connections=connections, requests=requests))
+        result.system = name
+        print(
+            f"system={name:<18} conns={connections} p50_ms={result.p50_ms:7.3f} p99_ms={result.p99_ms:7.3f} "
+            f"rps={result.rps:8.1f} errors={result.errors}",
+            flush=True,
+        )
+        results.append(result)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--buildings", type=int, default=2000)
+    args = parser.parse_args()
+    from warehouse.library_env import apply_library_defaults
+
+    apply_library_defaults()
+    from features.online import read_online_features
+    from features.store import open_feature_store
+    from registry.models import fetch_model, resolve_version
+    from warehouse.pipeline import build_demo_warehouse
+    from warehouse.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="bench-online-") as tmp:
+        settings = Settings(data_dir=Path(tmp) / "wh")
+        build_demo_warehouse(settings, n_buildings=args.buildings, seed=42)
+        ref = resolve_version(settings, model_name="fire_risk", alias_or_version="champion")
+        artifact = fetch_model(settings, ref)
+        frame = read_online_features(
+            open_feature_store(settings), feature_service="fire_risk", entity_key="building_id", entity_ids=["B0000001"]
+        ).frame
+        row = {k: (None if v != v else float(v)) for k, v in frame.iloc[0].items()}
+        ordered = [row[name] for name in artifact.metadata.feature_names]
+        results: dict[str, list[Result]] = {}
+        venv_bin = str(Path(sys.executable).parent)
+        path_env = {"PATH": venv_bin + os.pathsep + os.environ.get("PATH", "")}
+
+        port = free_port()
+        env = {"BENCH_ONNX_PATH": str(artifact.onnx_path), "BENCH_ONNX_OUTPUT": artifact.metadata.onnx_output}
+        bare = [sys.executable, "-m", "uvicorn", "--factory", "bench.bare_fastapi_app:create_app", "--no-access-log"]
+        with server([*bare, "--port", str(port)], port, env, "/docs") as base:
+            results["bare"] = measure("bare_fastapi_ort", base, "/predict", {"rows": [ordered]}, args.requests)
+
+        port = free_port()
+        mlflow_cmd = [
+            str(Path(venv_bin) / "mlflow"),
+            "models",
+            "serve",
+            "-m",
+            f"models:/fire_risk/{ref.version}",
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+        mlflow_env = {**path_env, "MLFLOW_TRACKING_URI": settings.mlflow_uri}
+        with server(mlflow_cmd, port, mlflow_env, "/ping") as base:
+            results["mlflow"] = measure("mlflow_serve", base, "/invocations", {"inputs": [ordered]}, args.requests)
+
+        port = free_port()
+        local = [sys.executable, "-m", "warehouse", "--data-dir", str(settings.data_dir), "serve", "--port", str(port)]
+        with server(local, port, {}, "/v2/health/ready") as base:
+            results["inline"] = measure("local_inline", base, "/v1/score/fire_risk", {"features": [row]}, args.requests)
+            results["entity"] = measure(
+                "local_entity", base, "/v1/score/fire_risk", {"entities": ["B0000001"]}, args.requests
+            )
+        _print_ratios(results)
+
+
+def _print_ratios(results: dict[str, list[Result]]) -> None:
+    pick: Callable[[str, int], Result] = lambda key, conns: next(r for r in results[key] if r.connections == conns)  # noqa: E731
+    for conns in (1, 8):
+        print(
+            f"ratio conns={conns} local_inline_rps/mlflow_serve_rps="
+            f"{pick('inline', conns).rps / pick('mlflow', conns).rps:.1f} (target >= 10)  "
+            f"local_entity_rps/mlflow_serve_rps={pick('entity', conns).rps / pick('mlflow', conns).rps:.1f}"
+        )
+    print(f"ratio local_inline_p50/bare_p50={pick('inline', 1).p50_ms / pick('bare', 1).p50_ms:.2f} (target <= 2)")
+
+
+if __name__ == "__main__":
+    main()
