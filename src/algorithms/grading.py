@@ -33,6 +33,37 @@ class Grades:
     """True where the level raises the early-warning flag."""
 
 
+class PointsScale(BaseModel):
+    """Scorecard points from a probability of the bad outcome: points-to-double-odds scaling.
+
+    ``points = base_points + pdo / ln 2 * ln(odds / base_odds)`` with ``odds = (1 - p) / p`` the
+    odds of the good outcome, clipped to ``[minimum, maximum]``: ``base_points`` at good:bad odds
+    of ``base_odds``, and every ``pdo`` more points double the odds. Higher points, lower risk;
+    the map is strictly decreasing in ``p`` inside the clip range, so grades cut on points and on
+    probabilities are the same grades.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_points: float = 600.0
+    base_odds: float = Field(default=50.0, gt=0)
+    pdo: float = Field(default=40.0, gt=0)
+    minimum: float = 300.0
+    maximum: float = 900.0
+
+    def points(self, probabilities: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Points of each probability (vectorised; probabilities are clipped away from 0 and 1)."""
+        p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1.0 - 1e-12)
+        raw = self.base_points + self.pdo / np.log(2.0) * np.log((1.0 - p) / p / self.base_odds)
+        points: npt.NDArray[np.float64] = np.clip(raw, self.minimum, self.maximum)
+        return points
+
+    def probability_at(self, points: float) -> float:
+        """The probability whose (unclipped) points are ``points``: the inverse of :meth:`points`."""
+        odds = self.base_odds * 2.0 ** ((points - self.base_points) / self.pdo)
+        return float(1.0 / (1.0 + odds))
+
+
 class GradingPolicy(BaseModel):
     """Ordered levels, the score thresholds between them, and the levels that raise a warning.
 
@@ -55,6 +86,12 @@ class GradingPolicy(BaseModel):
     basis: str = ""
     """How the thresholds were chosen, for people reading a model card."""
 
+    score_scale: PointsScale | None = None
+    """A points scale the probability is also reported on (e.g. a 300-900 credit score), if any."""
+
+    inspection_frequency: dict[str, str] = Field(default_factory=dict)
+    """What each level implies for random inspections ("双随机、一公开"), by level name; may be empty."""
+
     @model_validator(mode="after")
     def _consistent(self) -> GradingPolicy:
         if len(set(self.levels)) != len(self.levels):
@@ -68,6 +105,9 @@ class GradingPolicy(BaseModel):
         unknown = sorted(set(self.warning_levels) - set(self.levels))
         if unknown:
             raise ValueError(f"warning levels {unknown} are not among the levels {self.levels}")
+        unknown = sorted(set(self.inspection_frequency) - set(self.levels))
+        if unknown:
+            raise ValueError(f"inspection frequency names unknown levels {unknown}; levels are {self.levels}")
         return self
 
     @classmethod

@@ -4,7 +4,8 @@ The model is logged with MLflow's ONNX flavour as one self-contained ``model.onn
 data files), a tensor signature read from the ONNX graph itself (so ``mlflow models serve`` accepts
 ``{"inputs": [[...], ...]}`` and answers ``label`` and ``probabilities``), an input example,
 explicit pip requirements (MLflow otherwise spends seconds inferring them), CPU execution, and
-``warehouse_model.json`` as an extra file.
+``warehouse_model.json`` as an extra file, with the explainer's LightGBM text model beside it when
+the algorithm has one (serving loads it for reason codes; it is never a pickle).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from algorithms.base import METADATA_ARTIFACT_PATH, MODEL_ARTIFACT_NAME, ModelMetadata
+from algorithms.base import EXPLAINER_ARTIFACT_PATH, METADATA_ARTIFACT_PATH, MODEL_ARTIFACT_NAME, ModelMetadata
 
 if TYPE_CHECKING:
     import onnx
@@ -45,14 +46,20 @@ def log_onnx_model(
     metadata: ModelMetadata,
     *,
     input_example: npt.NDArray[np.float32],
+    explainer_text: str | None = None,
 ) -> LoggedModel:
-    """Log ``onnx_model`` with its metadata card to the active run."""
+    """Log ``onnx_model`` with its metadata card (and the explainer text model, if any) to the active run."""
     import mlflow.onnx
 
     settings.runtime_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=settings.runtime_dir, prefix="model-card-") as staging:
         card = Path(staging) / Path(METADATA_ARTIFACT_PATH).name
         metadata.write(card)
+        extra_files = [str(card)]
+        if explainer_text is not None:
+            explainer = Path(staging) / Path(EXPLAINER_ARTIFACT_PATH).name
+            explainer.write_text(explainer_text, encoding="utf-8")
+            extra_files.append(str(explainer))
         info = mlflow.onnx.log_model(
             onnx_model,
             name=MODEL_ARTIFACT_NAME,
@@ -62,7 +69,7 @@ def log_onnx_model(
             pip_requirements=[f"{package}=={version(package)}" for package in ONNX_RUNTIME_PACKAGES],
             save_as_external_data=False,
             onnx_execution_providers=["CPUExecutionProvider"],
-            extra_files=[str(card)],
+            extra_files=extra_files,
         )
     return LoggedModel(run_id=metadata.run_id, model_id=str(info.model_id), model_uri=str(info.model_uri))
 

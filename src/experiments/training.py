@@ -10,6 +10,7 @@ included) stays visible as a FAILED run. The same seed gives the same metrics an
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Mapping
@@ -28,7 +29,7 @@ from algorithms.base import (
     ModelMetadata,
     ParamValue,
 )
-from experiments.evaluation import binary_metrics
+from experiments.evaluation import binary_metrics, calibration_curve, metrics_by_level
 from experiments.lineage import git_commit, training_data_digest
 from experiments.model_logging import LoggedModel, log_onnx_model
 from experiments.splits import TimeSplit, split_by_month
@@ -52,6 +53,9 @@ PARITY_TOLERANCE = 1e-5
 
 EXAMPLE_ROWS = 5
 """Hold-out rows logged as the model's input example."""
+
+EVALUATION_DIR = "evaluation"
+"""Run artifact folder of the hold-out evaluation: calibration curve and plots."""
 
 STEPS = ("validate", "fit", "evaluate", "onnx_convert", "parity", "log_model")
 """The timed steps of a run, in order; ``on_progress`` advances once per step."""
@@ -135,9 +139,14 @@ def run_training(
         _log_inputs(algorithm, split, fit_params, digest=digest, seed=seed)
         trained = _train_and_check(algorithm, split, fit_params, clock)
         with clock.step("log_model"):
+            explainer = algorithm.explainer_text(trained.model)
             metadata = _model_metadata(algorithm, trained, fit_params, run_id=run.info.run_id, digest=digest, seed=seed)
+            if explainer is not None:
+                metadata = metadata.model_copy(update={"explainer_sm3": sm3_hex(explainer.encode("utf-8"))})
             example = algorithm.feature_matrix(split.holdout.head(EXAMPLE_ROWS), trained.model.feature_names)
-            logged = log_onnx_model(settings, trained.onnx_model, metadata, input_example=example)
+            logged = log_onnx_model(
+                settings, trained.onnx_model, metadata, input_example=example, explainer_text=explainer
+            )
     logger.info("trained %s in run %s: %s", algorithm.name, run.info.run_id, _summary(trained.metrics))
     return _report(algorithm, experiment_id, logged, trained, split, digest=digest, seed=seed, clock=clock)
 
@@ -153,10 +162,12 @@ def _train_and_check(
         scores = algorithm.predict_proba(model, split.holdout)
         grading = algorithm.derive_grading(scores)
         labels = split.holdout[algorithm.label].to_numpy(dtype=np.int64)
-        metrics = binary_metrics(labels, scores, grading.grade(scores))
+        grades = grading.grade(scores)
+        metrics = binary_metrics(labels, scores, grades) | metrics_by_level(labels, scores, grades, grading.levels)
         mlflow.log_metrics(
             metrics | {f"threshold_{level}": value for level, value in grading.threshold_by_level().items()}
         )
+        _log_evaluation_artifacts(algorithm, model, labels, scores)
     with clock.step("onnx_convert"):
         onnx_model = algorithm.to_onnx(model, split.holdout)
     with clock.step("parity"):
@@ -169,6 +180,24 @@ def _train_and_check(
             f"on the hold-out set (tolerance {PARITY_TOLERANCE:.0e})"
         )
     return _Trained(model, onnx_model, grading, metrics | {"parity_max_abs_diff": parity}, parity)
+
+
+def _log_evaluation_artifacts(algorithm: Algorithm, model: FittedModel, labels: np.ndarray, scores: np.ndarray) -> None:
+    """Calibration curve (JSON and plot), ROC curve and feature importance of the hold-out, as run artifacts."""
+    import mlflow
+
+    from experiments.plots import calibration_figure, importance_figure, roc_figure
+
+    curve = calibration_curve(labels, scores)
+    mlflow.log_dict(dataclasses.asdict(curve), f"{EVALUATION_DIR}/calibration.json")
+    mlflow.log_figure(
+        calibration_figure(curve, title=f"{algorithm.name}: calibration"), f"{EVALUATION_DIR}/calibration.png"
+    )
+    mlflow.log_figure(roc_figure(labels, scores, title=f"{algorithm.name}: ROC"), f"{EVALUATION_DIR}/roc.png")
+    importance = algorithm.feature_importance(model)
+    if importance:
+        figure = importance_figure(importance, title=f"{algorithm.name}: feature importance")
+        mlflow.log_figure(figure, f"{EVALUATION_DIR}/feature_importance.png")
 
 
 def _log_inputs(

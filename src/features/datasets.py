@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from features.buildings import generate_buildings
 from features.definitions import population_spec
+from features.enterprises import generate_enterprises
+from features.market_entities import generate_market_entities
 from features.schemas import raw_table_schema, validate_frame
 from warehouse.errors import DatasetNotFound
 from warehouse.progress import ProgressCallback, no_progress
@@ -32,7 +34,11 @@ MANIFEST_FILE = "manifest.json"
 TIMESTAMP_COLUMN = "event_timestamp"
 
 PopulationGenerator = Callable[..., dict[str, pd.DataFrame]]
-GENERATORS: dict[str, PopulationGenerator] = {"buildings": generate_buildings}
+GENERATORS: dict[str, PopulationGenerator] = {
+    "buildings": generate_buildings,
+    "market_entities": generate_market_entities,
+    "enterprises": generate_enterprises,
+}
 """Population name to its seeded generator ``(n, *, months, seed, end_month) -> tables``."""
 
 

@@ -13,6 +13,7 @@ import contextlib
 import io
 import logging
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -109,7 +110,8 @@ def _registered_definitions_current(store: FeatureStore, settings: Settings) -> 
 
     sources = expected_sources(settings)
     registered = {view.name: view for view in store.list_feature_views()}
-    for population in POPULATIONS.values():
+    generated = _generated_populations(settings)
+    for population in (POPULATIONS[name] for name in generated):
         for view in population.views:
             current = registered.get(view.name)
             if current is None or getattr(current.batch_source, "path", None) != sources[view.name]:
@@ -117,7 +119,7 @@ def _registered_definitions_current(store: FeatureStore, settings: Settings) -> 
             if [feature.name for feature in current.features] != view.feature_names:
                 return False
     services = {service.name for service in store.list_feature_services()}
-    return set(SERVICES) <= services
+    return {name for name, service in SERVICES.items() if service.population.name in generated} <= services
 
 
 def _generated_populations(settings: Settings) -> list[str]:
@@ -128,7 +130,7 @@ def _apply(store: FeatureStore, settings: Settings) -> None:
     from features.definitions.repo import feast_objects
 
     started = time.perf_counter()
-    store.apply(feast_objects(settings))
+    store.apply(feast_objects(settings, _generated_populations(settings)))
     logger.info("applied feature definitions in %.2f s", time.perf_counter() - started)
 
 
@@ -141,9 +143,9 @@ def open_feature_store(settings: Settings) -> FeatureStore:
 
 
 def apply_definitions(settings: Settings) -> None:
-    """Register the entities, feature views and services (idempotent); needs the datasets on disk."""
-    for population in POPULATIONS:
-        load_manifest(settings, population)
+    """Register the entities, feature views and services of every generated population (idempotent)."""
+    if not _generated_populations(settings):
+        raise DatasetNotFound(f"population data has not been generated in {settings.datasets_dir}")
     _apply(_feature_store(settings), settings)
 
 
@@ -170,10 +172,13 @@ def _materialize_view(store: FeatureStore, view: str, start: datetime, end: date
         store.materialize(start_date=start, end_date=end, feature_views=[view])
 
 
-def materialize_latest(settings: Settings, *, on_progress: ProgressCallback | None = None) -> MaterializeReport:
-    """Write the latest values of every feature view into the online store."""
+def materialize_latest(
+    settings: Settings, *, populations: Sequence[str] | None = None, on_progress: ProgressCallback | None = None
+) -> MaterializeReport:
+    """Write the latest values of the feature views of ``populations`` (default: every generated one) online."""
     progress = on_progress or no_progress
-    populations = _generated_populations(settings)
+    generated = _generated_populations(settings)
+    populations = generated if populations is None else [name for name in populations if name in generated]
     if not populations:
         raise DatasetNotFound(f"no population has been generated in {settings.datasets_dir}")
     store = open_feature_store(settings)

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from warehouse.errors import InvalidRequest, ModelNotReady
+from warehouse.errors import ExplanationUnavailable, InvalidRequest, ModelIntegrityError, ModelNotReady
 
 if TYPE_CHECKING:
     import onnxruntime as ort
     import pandas as pd
+    from lightgbm import Booster
 
     from algorithms.base import Grades, ModelMetadata
     from registry.models import ModelArtifact
@@ -43,6 +44,7 @@ class OnnxModel:
         self.version: str = artifact.ref.version
         self._intra_op_threads = intra_op_threads
         self._session: ort.InferenceSession | None = None
+        self._explainer: Booster | None = None
         self._lock = threading.Lock()
 
     @property
@@ -70,15 +72,46 @@ class OnnxModel:
         """Positive-class probability of each row; ``features`` must hold every model feature."""
         if self._session is None:
             raise ModelNotReady(f"model {self.metadata.model_name} v{self.version} is not loaded")
-        missing = [name for name in self.metadata.feature_names if name not in features.columns]
-        if missing:
-            raise InvalidRequest(f"missing features: {', '.join(missing)}")
-        matrix = features[self.metadata.feature_names].to_numpy(dtype=np.float32, na_value=np.nan)
+        matrix = self.feature_matrix(features)
         (output,) = self._session.run([self.metadata.onnx_output], {self.metadata.onnx_input: matrix})
         probabilities = np.asarray(output, dtype=np.float64)
         if probabilities.ndim == 2:
             probabilities = probabilities[:, self.metadata.positive_class_index]
         return probabilities
+
+    def feature_matrix(self, features: pd.DataFrame) -> np.ndarray:
+        """The float32 model input (NaN = missing), columns in model order; every feature must be present."""
+        missing = [name for name in self.metadata.feature_names if name not in features.columns]
+        if missing:
+            raise InvalidRequest(f"missing features: {', '.join(missing)}")
+        return features[self.metadata.feature_names].to_numpy(dtype=np.float32, na_value=np.nan)
+
+    def contributions(self, features: pd.DataFrame) -> np.ndarray:
+        """Exact per-feature contributions in log-odds ``[N, F + 1]`` (last column: expected value)."""
+        from algorithms.reasons import contributions
+
+        return contributions(self._load_explainer(), self.feature_matrix(features))
+
+    def _load_explainer(self) -> Booster:
+        """The explainer's LightGBM text model, SM3-checked and loaded once, on first use (never unpickled)."""
+        from algorithms.base import EXPLAINER_ARTIFACT_PATH
+        from algorithms.reasons import load_explainer
+        from warehouse.security import sm3_hex
+
+        with self._lock:
+            if self._explainer is not None:
+                return self._explainer
+            expected = self.metadata.explainer_sm3
+            path = self.artifact.directory / EXPLAINER_ARTIFACT_PATH
+            if expected is None or not path.is_file():
+                raise ExplanationUnavailable(f"{self.metadata.model_name} v{self.version} was logged without reasons")
+            text = path.read_bytes()
+            if sm3_hex(text) != expected:
+                raise ModelIntegrityError(
+                    f"explainer of {self.metadata.model_name} v{self.version} fails its SM3 check"
+                )
+            self._explainer = load_explainer(text.decode("utf-8"))
+            return self._explainer
 
     def score(self, features: pd.DataFrame) -> Scores:
         """Probabilities and their grading (levels, warning flags) from the model card."""

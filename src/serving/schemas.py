@@ -26,6 +26,7 @@ class ScoreRequest(BaseModel):
         pattern=r"^[A-Za-z0-9_.-]+$",
         description="Registry alias (or a version number) of the model to use.",
     )
+    explain: bool = Field(default=False, description="Also answer the top reasons (exact per-feature contributions).")
 
     @model_validator(mode="after")
     def _exactly_one_input(self) -> Self:
@@ -41,6 +42,19 @@ class ErrorDetail(BaseModel):
     message: str
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
+class Reason(BaseModel):
+    """One feature's contribution to a score, in words and in log-odds."""
+
+    feature: str
+    value: float | None = Field(description="The feature's value; null where missing.")
+    contribution: float = Field(description="Log-odds this feature adds against the average (TreeSHAP, exact).")
+    text: str = Field(description='Human-readable reason, e.g. "Sensor faults in the last 30 days: 7 (raises risk)".')
+
+
 class EntityScore(BaseModel):
     """The answer for one entity or inline row."""
 
@@ -48,6 +62,20 @@ class EntityScore(BaseModel):
     score: float | None = Field(description="Positive-class probability; null when the entity failed.")
     level: str | None = Field(description="Risk level from the model card's grading thresholds.")
     warning: bool | None = Field(description="True when the level raises an early warning.")
+    # The three optional parts are left out of the answer when absent, so models without them answer as before.
+    credit_score: float | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="The score on the model's points scale (credit_supervision: 300-900, higher better).",
+    )
+    inspection_frequency: str | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="What the level implies for random inspections, where the model card says.",
+    )
+    reasons: list[Reason] | None = Field(
+        default=None, exclude_if=_absent, description="Top reasons, largest first, when explain=true."
+    )
     error: ErrorDetail | None = None
 
 

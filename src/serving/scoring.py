@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from serving.schemas import EntityScore, ErrorDetail, ScoreResponse
+from serving.schemas import EntityScore, ErrorDetail, Reason, ScoreResponse
 from warehouse.errors import EntityNotFound, InvalidRequest
 
 if TYPE_CHECKING:
@@ -47,7 +47,9 @@ class ScoringService:
                 self._feature_store = open_feature_store(self.settings)
             return self._feature_store
 
-    def score_entities(self, algorithm: Algorithm, entity_ids: Sequence[str], *, alias: str) -> ScoreResponse:
+    def score_entities(
+        self, algorithm: Algorithm, entity_ids: Sequence[str], *, alias: str, explain: bool = False
+    ) -> ScoreResponse:
         """Look up each entity's online features and score the ones found."""
         self._check_size(len(entity_ids))
         from features.online import read_online_features
@@ -59,7 +61,7 @@ class ScoringService:
             entity_key=model.metadata.entity,
             entity_ids=list(dict.fromkeys(entity_ids)),
         )
-        by_id = _score_rows(model, online.frame, entity_ids=list(online.frame.index.astype(str)))
+        by_id = _score_rows(model, online.frame, entity_ids=list(online.frame.index.astype(str)), explain=explain)
         missing = EntityNotFound("no online features for this entity")
         results = [
             by_id.get(entity_id)
@@ -75,7 +77,7 @@ class ScoringService:
         return _response(algorithm, model, alias, results)
 
     def score_features(
-        self, algorithm: Algorithm, rows: Sequence[dict[str, float | None]], *, alias: str
+        self, algorithm: Algorithm, rows: Sequence[dict[str, float | None]], *, alias: str, explain: bool = False
     ) -> ScoreResponse:
         """Score inline feature rows (what-if analysis); every model feature must be present."""
         self._check_size(len(rows))
@@ -86,7 +88,7 @@ class ScoringService:
             if missing or unknown:
                 raise InvalidRequest(f"features[{position}]: missing {missing or 'none'}, unknown {unknown or 'none'}")
         frame = pd.DataFrame.from_records(list(rows), columns=model.metadata.feature_names).astype(np.float64)
-        scored = _score_rows(model, frame, entity_ids=[None] * len(rows))
+        scored = _score_rows(model, frame, entity_ids=[None] * len(rows), explain=explain)
         return _response(algorithm, model, alias, list(scored.values()) if rows else [])
 
     def _check_size(self, count: int) -> None:
@@ -95,18 +97,38 @@ class ScoringService:
             raise InvalidRequest(f"{count} rows in one request; the limit is {limit}")
 
 
-def _score_rows(model: OnnxModel, frame: pd.DataFrame, *, entity_ids: list[str | None]) -> dict[object, EntityScore]:
+def _reasons(model: OnnxModel, frame: pd.DataFrame) -> list[list[Reason]]:
+    """Top reasons of every row, from the model's explainer and the feature descriptions of its service."""
+    from algorithms.reasons import top_reasons
+    from features.definitions import service_spec
+
+    descriptions = {spec.name: spec.description for spec in service_spec(model.metadata.feature_service).features}
+    matrix = model.feature_matrix(frame)
+    rows = top_reasons(model.contributions(frame), matrix, model.metadata.feature_names, descriptions)
+    return [[Reason(**vars(code)) for code in codes] for codes in rows]
+
+
+def _score_rows(
+    model: OnnxModel, frame: pd.DataFrame, *, entity_ids: list[str | None], explain: bool = False
+) -> dict[object, EntityScore]:
     """Score a frame; the result maps entity id (or row position for inline rows) to its answer."""
     if frame.empty:
         return {}
     scores = model.score(frame)
+    reasons = _reasons(model, frame) if explain else None
+    grading = model.metadata.grading
+    points = grading.score_scale.points(scores.probabilities) if grading.score_scale else None
     answers: dict[object, EntityScore] = {}
     for position, entity_id in enumerate(entity_ids):
+        level = str(scores.grades.levels[position])
         answers[entity_id if entity_id is not None else position] = EntityScore(
             entity_id=entity_id,
             score=float(scores.probabilities[position]),
-            level=str(scores.grades.levels[position]),
+            level=level,
             warning=bool(scores.grades.warnings[position]),
+            credit_score=None if points is None else round(float(points[position]), 1),
+            inspection_frequency=grading.inspection_frequency.get(level),
+            reasons=None if reasons is None else reasons[position],
         )
     return answers
 

@@ -7,11 +7,15 @@ Feast objects. Importing this package imports no feature store.
 from __future__ import annotations
 
 from features.definitions.buildings import BUILDINGS, FIRE_RISK
+from features.definitions.enterprises import ENTERPRISES, RISK_SCORING
+from features.definitions.market_entities import CREDIT_SUPERVISION, MARKET_ENTITIES
 from features.definitions.specs import FeatureSpec, PopulationSpec, ServiceSpec, ViewSpec
 from warehouse.errors import InvalidRequest
 
-POPULATIONS: dict[str, PopulationSpec] = {BUILDINGS.name: BUILDINGS}
-SERVICES: dict[str, ServiceSpec] = {FIRE_RISK.name: FIRE_RISK}
+POPULATIONS: dict[str, PopulationSpec] = {
+    population.name: population for population in (BUILDINGS, MARKET_ENTITIES, ENTERPRISES)
+}
+SERVICES: dict[str, ServiceSpec] = {service.name: service for service in (FIRE_RISK, CREDIT_SUPERVISION, RISK_SCORING)}
 
 __all__ = [
     "POPULATIONS",

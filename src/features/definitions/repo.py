@@ -8,6 +8,7 @@ has moved. Feast is imported inside the functions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from features.datasets import table_path
@@ -60,19 +61,22 @@ def _entity(population: PopulationSpec) -> Entity:
     )
 
 
-def feast_objects(settings: Settings) -> list[FeastObject]:
-    """Entities, feature views and feature services of every population, for ``FeatureStore.apply``."""
+def feast_objects(settings: Settings, populations: Sequence[str] | None = None) -> list[FeastObject]:
+    """Entities, feature views and feature services of ``populations`` (default: all), for ``FeatureStore.apply``."""
     from feast import FeatureService
 
+    chosen = [POPULATIONS[name] for name in (POPULATIONS if populations is None else populations)]
     objects: list[FeastObject] = []
     views: dict[str, FeatureView] = {}
-    for population in POPULATIONS.values():
+    for population in chosen:
         entity = _entity(population)
         objects.append(entity)
         for view in population.views:
             views[view.name] = _feature_view(settings, population, view, entity)
     objects.extend(views.values())
     for service in SERVICES.values():
+        if service.population not in chosen:
+            continue
         features: list[FeatureView | OnDemandFeatureView | LabelView | str] = [
             views[view.name] for view in service.views
         ]

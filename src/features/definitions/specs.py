@@ -12,6 +12,8 @@ from datetime import timedelta
 from typing import Literal
 
 FeatureKind = Literal["int", "float"]
+RiskDirection = Literal[-1, 0, 1]
+"""How risk moves as a feature grows: 1 raises it, -1 lowers it, 0 undeclared (no constraint)."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class FeatureSpec:
     minimum: float | None = None
     maximum: float | None = None
     nullable: bool = False
+    risk_direction: RiskDirection = 0
+    """Declared direction of risk; monotone-constrained models enforce it, reason codes phrase with it."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,6 @@ def score(algorithm: str, body: ScoreRequest, scoring: ScoringDep) -> ScoreRespo
 
     algo = get_algorithm(algorithm)
     if body.entities is not None:
-        return scoring.score_entities(algo, body.entities, alias=body.alias)
+        return scoring.score_entities(algo, body.entities, alias=body.alias, explain=body.explain)
     assert body.features is not None  # guaranteed by ScoreRequest's validator
-    return scoring.score_features(algo, body.features, alias=body.alias)
+    return scoring.score_features(algo, body.features, alias=body.alias, explain=body.explain)

@@ -59,7 +59,7 @@ def test_unknown_name_lists_the_installed_algorithms() -> None:
     assert caught.value.code == "algorithm_not_found"
     assert caught.value.status == 404
     assert "flood_risk" in caught.value.message
-    assert "installed algorithms: fire_risk" in caught.value.message
+    assert "installed algorithms: credit_supervision, fire_risk, risk_scoring" in caught.value.message
 
 
 def test_broken_entry_points_are_skipped_with_a_warning(

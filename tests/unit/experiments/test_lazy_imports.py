@@ -15,7 +15,9 @@ HEAVY = ("lightgbm", "mlflow", "onnx", "onnxmltools", "onnxruntime", "sklearn", 
     [
         "import algorithms.catalogue, algorithms.fire_risk, algorithms.testing, algorithms.lightgbm_export",
         "import algorithms.catalogue; algorithms.catalogue.get_algorithm('fire_risk')",
+        "import algorithms.credit_supervision, algorithms.risk_scoring, algorithms.reasons",
         "import experiments.training, experiments.model_logging",
+        "import experiments.benchmark, experiments.plots, experiments.evaluation",
         "import registry.models",
     ],
 )

@@ -223,3 +223,28 @@ def test_only_binary_tasks_are_trained(empty_settings: Settings, fire_frame: pd.
 def test_holdout_must_be_at_least_one_month(empty_settings: Settings, fire_frame: pd.DataFrame) -> None:
     with pytest.raises(InvalidRequest, match="holdout_months"):
         run_training(empty_settings, FireRisk(), fire_frame, holdout_months=0)
+
+
+def test_evaluation_plots_and_calibration_are_run_artifacts(client: MlflowClient, report: TrainingReport) -> None:
+    names = {artifact.path for artifact in client.list_artifacts(report.run_id, "evaluation")}
+    assert names == {
+        "evaluation/calibration.json",
+        "evaluation/calibration.png",
+        "evaluation/roc.png",
+        "evaluation/feature_importance.png",
+    }
+    curve = json.loads(Path(client.download_artifacts(report.run_id, "evaluation/calibration.json")).read_text())
+    assert sum(curve["rows"]) == report.holdout_rows
+    run = client.get_run(report.run_id)
+    assert 0.0 < run.data.metrics["ks"] <= 1.0
+    shares = [run.data.metrics[f"level_{level}_share"] for level in ("low", "medium", "high", "critical")]
+    assert sum(shares) == pytest.approx(1.0)
+
+
+def test_the_explainer_is_logged_as_lightgbm_text_with_its_digest_in_the_card(model_dir: Path) -> None:
+    from algorithms.base import EXPLAINER_ARTIFACT_PATH
+
+    card = ModelMetadata.read(model_dir / METADATA_ARTIFACT_PATH)
+    explainer = (model_dir / EXPLAINER_ARTIFACT_PATH).read_bytes()
+    assert explainer.startswith(b"tree\n")
+    assert card.explainer_sm3 == sm3_hex(explainer)

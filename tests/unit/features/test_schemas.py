@@ -72,7 +72,9 @@ def test_unknown_table_is_a_key_error() -> None:
 
 
 def test_unknown_feature_service_is_an_invalid_request() -> None:
-    with pytest.raises(InvalidRequest, match="unknown feature service 'nope'; known: fire_risk"):
+    with pytest.raises(
+        InvalidRequest, match="unknown feature service 'nope'; known: credit_supervision, fire_risk, risk_scoring"
+    ):
         training_set_schema("nope")
 
 
