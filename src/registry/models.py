@@ -2,7 +2,10 @@
 
 MLflow's model registry holds the versions and where each alias points (registry *stages* are
 deprecated; aliases are used throughout). Every alias move is also appended to the warehouse's
-``alias_history`` table with who moved it, from which version to which, and why. Every location
+``alias_history`` table with who moved it, from which version to which, and why, and to the audit
+chain. Governance (``registry.store``) sits beside MLflow: a version is recorded and signed when it is
+registered, only an approved or published version may receive an alias, and :func:`fetch_model`
+loads only a servable version whose digests and SM2 signature verify. Every location
 comes from settings: the MLflow store, the metadata DB, and the download directory
 ``runtime_dir/models/<name>/<version>``.
 """
@@ -21,9 +24,19 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from sqlalchemy import select
 
 from algorithms.base import METADATA_ARTIFACT_PATH, MODEL_ARTIFACT_NAME, ONNX_FILE_NAME, ModelMetadata
+from registry.signing import signed_record, verify_artifact
+from registry.store import (
+    PUBLISHING_ALIASES,
+    LifecycleState,
+    add_record,
+    apply_transition,
+    governance_session,
+    load_record,
+    require_servable,
+)
+from warehouse.audit import append_entry, open_metadata_db
 from warehouse.db import AliasEvent, MetadataDB, utc_now
 from warehouse.errors import InvalidRequest, ModelIntegrityError, ModelNotFound, ModelNotReady
-from warehouse.security import sm3_hex
 from warehouse.tracking import mlflow_client
 
 if TYPE_CHECKING:
@@ -117,8 +130,21 @@ def register_version(
     version = client.get_model_version(model_name, created.version)
     if version.status != "READY":
         raise ModelNotReady(f"{model_name} version {version.version} is {version.status}, not READY")
+    _record_signed_version(settings, _ref(version), actor=actor, reason=f"registered from run {run_id}")
     logger.info("registered %s version %s from run %s (by %s)", model_name, version.version, run_id, actor)
     return _ref(version)
+
+
+def _record_signed_version(settings: Settings, ref: ModelVersionRef, *, actor: str, reason: str) -> None:
+    """Digest and sign the version's files and record it in state ``registered`` with its card."""
+    from registry.card import card_from_metadata
+
+    directory = _local_directory(settings, ref)
+    record = signed_record(settings, model_name=ref.model_name, version=ref.version, directory=directory, actor=actor)
+    card = card_from_metadata(ModelMetadata.read(directory / METADATA_ARTIFACT_PATH), version=ref.version)
+    record.card = card.model_dump_json()
+    with governance_session(settings) as session:
+        add_record(session, record, actor=actor, reason=reason)
 
 
 def resolve_version(settings: Settings, *, model_name: str, alias_or_version: str) -> ModelVersionRef:
@@ -153,14 +179,20 @@ def set_alias(settings: Settings, *, model_name: str, alias: str, version: str, 
         reason=reason,
         at=utc_now(),
     )
-    db = _metadata_db(settings)
-    try:
-        with db.session() as session:  # the row is committed only once MLflow has moved the alias
-            session.add(event)
-            session.flush()
-            client.set_registered_model_alias(model_name, alias, target.version)
-    finally:
-        db.dispose()
+    with governance_session(settings) as session:  # committed only once MLflow has moved the alias
+        record = load_record(session, model_name, target.version, for_update=True)
+        require_servable(record)
+        if alias in PUBLISHING_ALIASES and record.state == LifecycleState.APPROVED:
+            apply_transition(session, record, "publish", actor=actor, reason=f"received alias {alias}")
+        session.add(event)
+        append_entry(
+            session,
+            actor=actor,
+            action="alias.move",
+            subject=f"{model_name}/{alias}",
+            detail={"from_version": previous, "to_version": target.version, "reason": reason},
+        )
+        client.set_registered_model_alias(model_name, alias, target.version)
     logger.info("alias %s of %s: %s -> %s (by %s)", alias, model_name, previous, target.version, actor)
     return _move(event)
 
@@ -191,20 +223,23 @@ def alias_history(settings: Settings, model_name: str) -> list[AliasMove]:
 
 
 def fetch_model(settings: Settings, ref: ModelVersionRef) -> ModelArtifact:
-    """The version's ONNX file and metadata on local disk (downloaded once, then reused)."""
+    """The version's ONNX file and metadata on local disk, verified (state, SM3 digests, SM2 signature)."""
     _check_model_name(ref.model_name)
     if not VERSION_PATTERN.fullmatch(ref.version):
         raise InvalidRequest(f"version must be a version number, got {ref.version!r}")
+    directory = _local_directory(settings, ref)
+    verify_artifact(settings, model_name=ref.model_name, version=ref.version, directory=directory)
+    metadata = ModelMetadata.read(directory / METADATA_ARTIFACT_PATH)
+    onnx_path = directory / ONNX_FILE_NAME
+    return ModelArtifact(ref=ref, directory=directory, onnx_path=onnx_path, metadata=metadata)
+
+
+def _local_directory(settings: Settings, ref: ModelVersionRef) -> Path:
+    """The version's files under ``runtime_dir/models``, downloaded if not there yet."""
     directory = settings.runtime_dir / "models" / ref.model_name / ref.version
     if not _is_complete(directory):
         _download(settings, ref, directory)
-    metadata = ModelMetadata.read(directory / METADATA_ARTIFACT_PATH)
-    onnx_path = directory / ONNX_FILE_NAME
-    if sm3_hex(onnx_path.read_bytes()) != metadata.onnx_sm3:
-        raise ModelIntegrityError(
-            f"{ONNX_FILE_NAME} of {ref.model_name} version {ref.version} does not match the SM3 digest in its card"
-        )
-    return ModelArtifact(ref=ref, directory=directory, onnx_path=onnx_path, metadata=metadata)
+    return directory
 
 
 def _download(settings: Settings, ref: ModelVersionRef, directory: Path) -> None:
@@ -302,9 +337,7 @@ def _check_alias(alias: str) -> None:
 
 
 def _metadata_db(settings: Settings) -> MetadataDB:
-    db = MetadataDB.from_settings(settings)
-    db.upgrade_schema()
-    return db
+    return open_metadata_db(settings)
 
 
 def _ref(version: ModelVersion) -> ModelVersionRef:

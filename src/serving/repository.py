@@ -4,6 +4,11 @@ On start the repository loads the ``champion`` of every installed algorithm that
 alias or version is resolved and loaded on first use and cached. Loading happens off the request
 path (a background thread at start-up), and :attr:`ModelRepository.ready` turns true when that pass
 has finished with at least one model loaded.
+
+A watcher thread (:meth:`ModelRepository.start_watching`) polls the governance revision (a counter
+that moves with every lifecycle step and alias move); when it moves, alias mappings are forgotten and
+versions that are no longer approved or published (suspended, delisted) are dropped, so that a
+suspension takes effect without a restart.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ from typing import TYPE_CHECKING
 from warehouse.errors import ModelNotFound, ModelNotReady
 
 if TYPE_CHECKING:
+    from registry.store import GovernanceProbe
     from serving.runtime import OnnxModel
     from warehouse.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_ALIAS = "champion"
+GOVERNANCE_POLL_S = 1.0
+"""How often the watcher reads the governance revision (a suspension is honoured within about this)."""
 
 
 class ModelRepository:
@@ -33,6 +41,9 @@ class ModelRepository:
         self._lock = threading.RLock()
         self._startup_done = threading.Event()
         self.startup_error: str | None = None
+        self._revision: int | None = None
+        self._stop_watching = threading.Event()
+        self._watcher: threading.Thread | None = None
 
     @property
     def ready(self) -> bool:
@@ -42,6 +53,52 @@ class ModelRepository:
     def wait_for_startup(self, timeout_s: float) -> bool:
         """Block until the start-up load pass has finished; False if it did not within ``timeout_s``."""
         return self._startup_done.wait(timeout_s)
+
+    def refresh_governance(self, probe: GovernanceProbe) -> bool:
+        """If governance changed since the last call, forget aliases and drop unservable versions."""
+        revision = probe.revision()
+        if revision == self._revision:
+            return False
+        with self._lock:
+            keys = list(self._models)
+        servable = probe.servable(keys)
+        with self._lock:
+            self._revision = revision
+            self._aliases.clear()
+            for key in keys:
+                if key not in servable:
+                    self._models.pop(key, None)
+                    logger.info("dropped %s v%s: no longer approved or published", *key)
+        return True
+
+    def start_watching(self, interval_s: float = GOVERNANCE_POLL_S) -> None:
+        """Start the thread that applies governance changes every ``interval_s`` (once per repository)."""
+        from registry.store import GovernanceProbe
+
+        if self._stop_watching.is_set():  # shut down before the start-up pass got here
+            return
+        watcher = threading.Thread(
+            target=self._watch, args=(GovernanceProbe(self.settings), interval_s), name="governance-watch", daemon=True
+        )
+        watcher.start()
+        self._watcher = watcher
+
+    def stop_watching(self) -> None:
+        """Stop the watcher thread (if it runs) and wait for it; it is never restarted."""
+        self._stop_watching.set()
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.join()
+
+    def _watch(self, probe: GovernanceProbe, interval_s: float) -> None:
+        try:
+            while not self._stop_watching.wait(interval_s):
+                try:
+                    self.refresh_governance(probe)
+                except Exception:
+                    logger.exception("reading the governance revision failed; retrying")
+        finally:
+            probe.close()
 
     def loaded(self) -> list[OnnxModel]:
         """Every loaded model version."""

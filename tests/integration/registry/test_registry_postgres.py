@@ -24,7 +24,8 @@ from registry.models import (
     resolve_version,
     set_alias,
 )
-from warehouse.db import VERSION_TABLE, MetadataDB
+from tests.unit.registry.conftest import approve_version
+from warehouse.db import VERSION_TABLE, MetadataDB, migration_heads
 from warehouse.errors import ModelNotFound
 from warehouse.settings import Settings
 from warehouse.tracking import mlflow_client
@@ -57,6 +58,8 @@ def test_register_alias_fetch_on_postgres(postgres_database: Callable[[], str], 
     reports = [run_training(settings, FireRisk(), frame, seed=seed, params=FAST_FIRE_RISK_PARAMS) for seed in (1, 2)]
 
     refs = [register_version(settings, run_id=report.run_id, model_name=NAME, actor="ci") for report in reports]
+    for ref in refs:
+        approve_version(settings, ref.version)
     set_alias(settings, model_name=NAME, alias="champion", version=refs[0].version, actor="ci", reason="first")
     set_alias(settings, model_name=NAME, alias="champion", version=refs[1].version, actor="ci", reason="second")
     champion = resolve_version(settings, model_name=NAME, alias_or_version="champion")
@@ -76,8 +79,9 @@ def test_register_alias_fetch_on_postgres(postgres_database: Callable[[], str], 
     tables = set(inspect(engine).get_table_names())
     engine.dispose()
     assert {"alembic_version", VERSION_TABLE, "alias_history", "registered_models", "model_versions"} <= tables
+    assert {"model_lifecycle", "lifecycle_events", "audit_log", "audit_head"} <= tables
     revisions = _revisions(database_url)
-    assert revisions[VERSION_TABLE] == ["0001"]
+    assert set(revisions[VERSION_TABLE]) == migration_heads()
     assert len(revisions["alembic_version"]) == 1
     assert revisions["alembic_version"] != revisions[VERSION_TABLE]
 
@@ -97,4 +101,48 @@ def test_mlflow_starts_on_a_database_that_already_holds_our_schema(
     assert client.get_registered_model(NAME).name == NAME
     with pytest.raises(ModelNotFound, match="no version 1"):
         resolve_version(settings, model_name=NAME, alias_or_version="1")
-    assert _revisions(database_url)[VERSION_TABLE] == ["0001"]
+    assert set(_revisions(database_url)[VERSION_TABLE]) == migration_heads()
+
+
+def test_lifecycle_signing_and_audit_on_postgres(postgres_database: Callable[[], str], tmp_path: Path) -> None:
+    from registry.lifecycle import get_state, promote, reinstate, rollback, suspend
+    from warehouse.audit import verify_chain
+    from warehouse.errors import (
+        InvalidLifecycleTransition,
+        ModelIntegrityError,
+        ModelNotApproved,
+        TwoPersonRuleViolation,
+    )
+
+    database_url = postgres_database()
+    settings = Settings(data_dir=tmp_path / "wh", database_url=database_url, mlflow_tracking_uri=postgres_database())
+    frame = synthetic_training_set(n_entities=40, seed=5, positive_rate=0.10)
+    reports = [run_training(settings, FireRisk(), frame, seed=seed, params=FAST_FIRE_RISK_PARAMS) for seed in (1, 2)]
+    first, second = (
+        register_version(settings, run_id=report.run_id, model_name=NAME, actor="ci").version for report in reports
+    )
+
+    with pytest.raises(ModelNotApproved):
+        promote(settings, model_name=NAME, version=first, alias="champion", actor="ci")
+    with pytest.raises(TwoPersonRuleViolation):
+        approve_version(settings, first, reviewer="scientist")
+    approve_version(settings, second)
+    promote(settings, model_name=NAME, version=second, alias="champion", actor="ops")
+    suspend(settings, model_name=NAME, version=second, actor="ops", reason="drift")
+    with pytest.raises(ModelNotApproved, match="suspended"):
+        fetch_model(settings, resolve_version(settings, model_name=NAME, alias_or_version="champion"))
+
+    assert get_state(settings, model_name=NAME, version=second).state == "suspended"
+    with pytest.raises(InvalidLifecycleTransition, match="nothing to roll back"):
+        rollback(settings, model_name=NAME, alias="champion", actor="ops")
+    assert verify_chain(settings).intact
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE model_lifecycle SET onnx_sm3 = :digest"), {"digest": "0" * 64})
+        connection.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2"))
+    engine.dispose()
+    reinstate(settings, model_name=NAME, version=second, actor="ops", reason="fixed")
+
+    assert verify_chain(settings).first_broken_seq == 2
+    with pytest.raises(ModelIntegrityError, match="registered SM3 digest"):
+        fetch_model(settings, resolve_version(settings, model_name=NAME, alias_or_version="champion"))

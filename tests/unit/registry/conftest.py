@@ -11,6 +11,8 @@ import pytest
 from algorithms.fire_risk import FireRisk
 from algorithms.testing import FAST_FIRE_RISK_PARAMS, synthetic_training_set
 from experiments.training import run_training
+from registry.card import ModelCardUpdate
+from registry.lifecycle import approve, submit
 from warehouse.db import MetadataDB
 from warehouse.settings import Settings
 
@@ -43,3 +45,17 @@ def registry_settings(prepared_runs: PreparedRuns, tmp_path: Path) -> Settings:
     """Settings over a private copy of the prepared data dir."""
     shutil.copytree(prepared_runs.root, tmp_path / "wh")
     return Settings(data_dir=tmp_path / "wh")
+
+
+COMPLETE_CARD = ModelCardUpdate(
+    intended_use="Triage of building fire inspections",
+    owner_department="fire brigade",
+    limitations="Synthetic training data",
+    classification="internal",
+)
+
+
+def approve_version(settings: Settings, version: str, *, name: str = "fire_risk", reviewer: str = "reviewer") -> None:
+    """Submit (by ``scientist``, completing the card) and approve (by ``reviewer``) one version."""
+    submit(settings, model_name=name, version=version, actor="scientist", reason="ready", card=COMPLETE_CARD)
+    approve(settings, model_name=name, version=version, actor=reviewer, reason="looks right")

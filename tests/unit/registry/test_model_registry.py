@@ -21,6 +21,7 @@ from registry.models import (
     resolve_version,
     set_alias,
 )
+from tests.unit.registry.conftest import approve_version
 from warehouse.errors import InvalidRequest, ModelIntegrityError, ModelNotFound
 from warehouse.tracking import mlflow_client
 
@@ -32,10 +33,14 @@ NAME = "fire_risk"
 
 
 def _register_both(settings: Settings, prepared_runs: PreparedRuns) -> list[ModelVersionRef]:
-    return [
+    """Register both runs and take each version through review to approved."""
+    refs = [
         register_version(settings, run_id=run_id, model_name=NAME, actor="scientist")
         for run_id in prepared_runs.run_ids
     ]
+    for ref in refs:
+        approve_version(settings, ref.version)
+    return refs
 
 
 def test_register_makes_ready_versions_with_lineage(registry_settings: Settings, prepared_runs: PreparedRuns) -> None:

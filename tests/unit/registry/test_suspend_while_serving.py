@@ -1,0 +1,47 @@
+"""Suspending the served champion takes it out of a running server without a restart, and
+reinstating it brings it back; the server picks both up through its governance watcher."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.unit.serving.conftest import wait_until_ready
+from warehouse.api import create_app
+
+if TYPE_CHECKING:
+    from httpx import Response
+
+    from warehouse.settings import Settings
+
+SCORE = "/v1/score/fire_risk"
+BODY = {"entities": ["B0000001"]}
+STEP = "/v1/models/fire_risk/versions/1"
+
+
+def _wait_for_status(client: TestClient, status: int, timeout_s: float = 30.0) -> Response:
+    """Poll the score route until it answers ``status``; fail with the last answer at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while (response := client.post(SCORE, json=BODY)).status_code != status:
+        if time.monotonic() > deadline:
+            pytest.fail(f"score never answered {status} within {timeout_s} s: {response.status_code} {response.text}")
+        time.sleep(0.1)
+    return response
+
+
+def test_suspend_and_reinstate_reach_the_running_server(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        wait_until_ready(client)
+        assert client.post(SCORE, json=BODY).json()["model_version"] == "1"
+
+        assert client.post(f"{STEP}/suspend", json={"actor": "ops", "reason": "drift"}).status_code == 200
+        refused = _wait_for_status(client, 409)
+        assert client.post(f"{STEP}/reinstate", json={"actor": "ops", "reason": "fixed"}).status_code == 200
+        restored = _wait_for_status(client, 200)
+
+    assert refused.json()["error"]["code"] == "model_not_approved"
+    assert "fire_risk version 1 is suspended" in refused.json()["error"]["message"]
+    assert restored.json()["model_version"] == "1"
