@@ -1,0 +1,177 @@
+"""Early-warning alerts: entities whose score or level crossed a job's thresholds.
+
+Alerts are recorded in the same transaction that commits a chunk of a run, so a resumed run never
+alerts twice for one chunk. An entity that already has a live (open or acknowledged) alert for the
+job is updated (latest score, level, run, times seen), not alerted again. Lifecycle:
+``open -> acknowledged -> resolved``, or ``open | acknowledged -> dismissed`` with a reason; each
+step records who and when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from scheduling.store import AlertRecord
+from warehouse.db import MetadataDB, utc_now
+from warehouse.errors import Conflict, InvalidRequest, NotFound
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy.orm import Session
+
+    from scheduling.specs import WarningThresholds
+    from serving.runtime import OnnxModel
+    from warehouse.db import BatchRun
+    from warehouse.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+AlertStatus = Literal["open", "acknowledged", "resolved", "dismissed"]
+AlertAction = Literal["ack", "resolve", "dismiss"]
+LIVE_STATUSES = ("open", "acknowledged")
+TRANSITIONS: dict[AlertAction, tuple[tuple[str, ...], AlertStatus]] = {
+    "ack": (("open",), "acknowledged"),
+    "resolve": (LIVE_STATUSES, "resolved"),
+    "dismiss": (LIVE_STATUSES, "dismissed"),
+}
+"""Action -> (statuses it applies to, status it leads to)."""
+
+
+class AlertNotFound(NotFound):
+    """No alert with that id."""
+
+    code = "alert_not_found"
+
+
+class AlertTransitionRefused(Conflict):
+    """The alert's current status does not allow that action."""
+
+    code = "alert_transition_refused"
+
+
+class Alert(BaseModel):
+    """An alert as the CLI and the API show it."""
+
+    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+
+    id: int
+    job_name: str
+    algorithm: str
+    entity_id: str
+    status: str
+    score: float
+    level: str
+    model_version: str
+    first_run_id: str
+    last_run_id: str
+    times_seen: int
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
+    acted_by: str | None
+    acted_at: dt.datetime | None
+    reason: str
+
+
+def crossing_rows(scored: pd.DataFrame, thresholds: WarningThresholds, levels: tuple[str, ...]) -> pd.DataFrame:
+    """Rows of a scored chunk at or above the score threshold or the minimum level."""
+    import pandas as pd
+
+    crossed = pd.Series(False, index=scored.index)
+    if thresholds.score is not None:
+        crossed |= scored["score"] >= thresholds.score
+    if thresholds.min_level is not None:
+        rank = {level: position for position, level in enumerate(levels)}
+        crossed |= scored["level"].map(rank) >= rank[thresholds.min_level]
+    return scored[crossed]
+
+
+def record_alerts(
+    session: Session, run: BatchRun, thresholds: WarningThresholds, model: OnnxModel, scored: pd.DataFrame
+) -> int:
+    """Open or refresh an alert for each crossing row of a chunk; returns how many were opened."""
+    rows = crossing_rows(scored, thresholds, model.metadata.grading.levels)
+    if rows.empty or run.job_name is None:
+        return 0
+    entity = model.metadata.entity
+    ids = rows[entity].astype(str).tolist()
+    live = {
+        alert.entity_id: alert
+        for alert in session.scalars(
+            select(AlertRecord).where(AlertRecord.job_name == run.job_name, AlertRecord.open_key.in_(ids))
+        )
+    }
+    now = utc_now()
+    opened = 0
+    for entity_id, score, level in zip(ids, rows["score"].tolist(), rows["level"].tolist(), strict=True):
+        alert = live.get(entity_id)
+        if alert is None:
+            session.add(_new_alert(run, entity_id, float(score), str(level), now))
+            opened += 1
+        elif alert.last_run_id != run.id:
+            alert.score, alert.level, alert.model_version = float(score), str(level), run.model_version
+            alert.last_run_id, alert.last_seen_at, alert.times_seen = run.id, now, alert.times_seen + 1
+    return opened
+
+
+def _new_alert(run: BatchRun, entity_id: str, score: float, level: str, now: dt.datetime) -> AlertRecord:
+    return AlertRecord(
+        job_name=run.job_name,
+        algorithm=run.algorithm,
+        entity_id=entity_id,
+        open_key=entity_id,
+        status="open",
+        score=score,
+        level=level,
+        model_version=run.model_version,
+        first_run_id=run.id,
+        last_run_id=run.id,
+        times_seen=1,
+        first_seen_at=now,
+        last_seen_at=now,
+        reason="",
+    )
+
+
+def list_alerts(
+    settings: Settings, *, job_name: str | None = None, status: str | None = None, limit: int = 100
+) -> list[Alert]:
+    """Alerts, newest first, optionally of one job and one status."""
+    query = select(AlertRecord).order_by(AlertRecord.id.desc()).limit(limit)
+    if job_name is not None:
+        query = query.where(AlertRecord.job_name == job_name)
+    if status is not None:
+        query = query.where(AlertRecord.status == status)
+    db = MetadataDB.from_settings(settings)
+    try:
+        db.upgrade_schema()
+        with db.session() as session:
+            return [Alert.model_validate(record) for record in session.scalars(query)]
+    finally:
+        db.dispose()
+
+
+def act_on_alert(settings: Settings, alert_id: int, *, action: AlertAction, actor: str, reason: str = "") -> Alert:
+    """Acknowledge, resolve or dismiss an alert (dismissing needs a reason); records who and when."""
+    if action == "dismiss" and not reason.strip():
+        raise InvalidRequest("dismissing an alert needs a reason")
+    allowed, target = TRANSITIONS[action]
+    db = MetadataDB.from_settings(settings)
+    try:
+        db.upgrade_schema()
+        with db.session() as session:
+            alert = session.get(AlertRecord, alert_id)
+            if alert is None:
+                raise AlertNotFound(f"no alert {alert_id}")
+            if alert.status not in allowed:
+                raise AlertTransitionRefused(f"alert {alert_id} is {alert.status}; {action} needs {list(allowed)}")
+            alert.status, alert.acted_by, alert.acted_at = target, actor, utc_now()
+            alert.reason = reason or alert.reason
+            alert.open_key = alert.entity_id if target in LIVE_STATUSES else None
+            return Alert.model_validate(alert)
+    finally:
+        db.dispose()

@@ -1,0 +1,332 @@
+"""The local batch executor: resumable, idempotent chunked scoring with ONNX Runtime.
+
+A run is created by :func:`start_run`, which pins the exact model version the alias resolves to
+and a :class:`~scheduling.specs.RunPlan` (as-of instant, chunk size, filter, thresholds, output).
+:func:`execute_run` then walks the population in a deterministic order (entities sorted by key, cut
+into chunks of ``chunk_rows``); for each chunk it writes ``part-<index>.parquet`` atomically, and
+only then commits the chunk's row in ``batch_run_chunks`` (with the run's progress and the chunk's
+alerts, in one transaction). Executing a run again skips every committed chunk, so a run killed at
+any point and executed again ends with exactly one row per entity; a finished run is left as is.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from scheduling.store import RunChunk
+from warehouse.db import BatchRun, MetadataDB, utc_now
+from warehouse.errors import InvalidRequest, NotFound
+from warehouse.progress import ProgressCallback, no_progress
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from registry.models import ModelVersionRef
+    from scheduling.specs import RunPlan, RunRequest
+    from serving.runtime import OnnxModel
+    from warehouse.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+COMMIT_ATTEMPTS = 3
+"""Tries to commit one chunk when a concurrent writer (another resumer, an alert) conflicts."""
+
+
+class RunNotFound(NotFound):
+    """No batch run with that id."""
+
+    code = "run_not_found"
+
+
+class BatchReport(BaseModel):
+    """What a finished batch run did."""
+
+    run_id: str
+    algorithm: str
+    model_name: str
+    model_version: str
+    rows: int
+    seconds: float
+    rows_per_s: float
+    output_dir: Path
+
+
+@dataclass
+class _Execution:
+    """One execution of a run: its plan, the pinned model, where parts go, what it has done."""
+
+    db: MetadataDB
+    run: BatchRun
+    plan: RunPlan
+    model: OnnxModel
+    output_dir: Path
+    on_progress: ProgressCallback
+    rows_written: int = 0
+
+
+def start_run(
+    settings: Settings, request: RunRequest, *, job_name: str | None = None, scheduled_for: dt.datetime | None = None
+) -> str:
+    """Record a new run that pins the model version ``request.model`` resolves to now; returns its id."""
+    from features.datasets import load_manifest
+    from features.definitions import service_spec
+    from scheduling.specs import RunPlan
+
+    ref, feature_service = resolve_model(settings, algorithm=request.algorithm, alias_or_version=request.model)
+    service = service_spec(feature_service)
+    check_population_filter(request.population_filter, service.feature_names)
+    run_id = uuid.uuid4().hex
+    plan = RunPlan(
+        feature_service=service.name,
+        entity_key=service.entity_key,
+        as_of=load_manifest(settings, service.population.name).last_snapshot,
+        chunk_rows=settings.batch_chunk_rows,
+        population_filter=request.population_filter,
+        thresholds=request.thresholds,
+        output=request.output or f"{request.algorithm}/run_id={run_id}",
+    )
+    record = BatchRun(
+        id=run_id,
+        algorithm=request.algorithm,
+        model_name=ref.model_name,
+        model_version=ref.version,
+        status="pending",
+        rows_total=0,
+        rows_done=0,
+        output_uri=resolve_output(settings, plan.output).as_uri(),
+        error="",
+        job_name=job_name,
+        scheduled_for=scheduled_for,
+        plan=plan.model_dump_json(),
+    )
+    with _database(settings) as db, db.session() as session:
+        session.add(record)
+    logger.info("run %s: %s v%s pinned", run_id, ref.model_name, ref.version)
+    return run_id
+
+
+def execute_run(settings: Settings, run_id: str, *, on_progress: ProgressCallback = no_progress) -> BatchReport:
+    """Score every chunk of run ``run_id`` not yet committed; a finished run is returned unchanged."""
+    from scheduling.specs import RunPlan
+
+    with _database(settings) as db:
+        run = _get_run(db, run_id)
+        plan = RunPlan.model_validate_json(run.plan)
+        output_dir = resolve_output(settings, plan.output)
+        if run.status == "succeeded":
+            return _report(run, output_dir, rows=_rows_written(db, run_id), seconds=0.0)
+        model = _load_pinned_model(settings, run)
+        _check_thresholds(plan, model)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        execution = _Execution(db, run, plan, model, output_dir, on_progress)
+        started = time.perf_counter()
+        _set_status(db, run_id, status="running")
+        try:
+            _score_pending_chunks(settings, execution)
+        except BaseException as exc:
+            _set_status(db, run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+            raise
+        _set_status(db, run_id, status="succeeded")
+        seconds = time.perf_counter() - started
+        report = _report(run, output_dir, rows=_rows_written(db, run_id), seconds=seconds)
+        rate = execution.rows_written / seconds if seconds > 0 else 0.0
+        return report.model_copy(update={"rows_per_s": rate})
+
+
+def resolve_model(settings: Settings, *, algorithm: str, alias_or_version: str) -> tuple[ModelVersionRef, str]:
+    """The version of the algorithm's registered model that ``alias_or_version`` names, and its feature service."""
+    from registry.models import fetch_model, resolve_version
+
+    ref = resolve_version(settings, model_name=algorithm, alias_or_version=alias_or_version)
+    return ref, fetch_model(settings, ref).metadata.feature_service
+
+
+def check_population_filter(population_filter: dict[str, list[float]], feature_names: list[str]) -> None:
+    """Refuse a filter on a feature the algorithm's feature service does not have, or with no values."""
+    unknown = sorted(set(population_filter) - set(feature_names))
+    if unknown:
+        raise InvalidRequest(f"population filter names unknown feature(s) {unknown}; e.g. {feature_names[:5]}")
+    empty = sorted(name for name, values in population_filter.items() if not values)
+    if empty:
+        raise InvalidRequest(f"population filter lists no values for {empty}")
+
+
+def resolve_output(settings: Settings, output: str) -> Path:
+    """An output directory: absolute as given, relative inside the results dir."""
+    path = Path(output)
+    return path if path.is_absolute() else settings.results_dir / path
+
+
+@contextmanager
+def _database(settings: Settings) -> Iterator[MetadataDB]:
+    """The metadata DB at the current schema for one block; its pool is released after."""
+    db = MetadataDB.from_settings(settings)
+    try:
+        db.upgrade_schema()
+        yield db
+    finally:
+        db.dispose()
+
+
+def _get_run(db: MetadataDB, run_id: str) -> BatchRun:
+    with db.session() as session:
+        run = session.get(BatchRun, run_id)
+    if run is None:
+        raise RunNotFound(f"no batch run {run_id!r}")
+    if not run.plan:
+        raise InvalidRequest(f"run {run_id} predates resumable runs and cannot be executed again")
+    return run
+
+
+def _load_pinned_model(settings: Settings, run: BatchRun) -> OnnxModel:
+    from registry.models import fetch_model, resolve_version
+    from serving.runtime import OnnxModel
+
+    ref = resolve_version(settings, model_name=run.model_name, alias_or_version=run.model_version)
+    model = OnnxModel(fetch_model(settings, ref))
+    model.load()
+    return model
+
+
+def _check_thresholds(plan: RunPlan, model: OnnxModel) -> None:
+    levels = model.metadata.grading.levels
+    if plan.thresholds is not None and plan.thresholds.min_level not in (None, *levels):
+        raise InvalidRequest(f"min_level {plan.thresholds.min_level!r} is not a level of the model: {list(levels)}")
+
+
+def _committed_entities(db: MetadataDB, run_id: str) -> dict[int, int]:
+    with db.session() as session:
+        rows = session.execute(select(RunChunk.chunk_index, RunChunk.entities).where(RunChunk.run_id == run_id))
+        return {index: entities for index, entities in rows}
+
+
+def _score_pending_chunks(settings: Settings, execution: _Execution) -> None:
+    from features.offline import iter_population_features
+
+    totals: list[int] = []
+    plan = execution.plan
+    chunks = iter_population_features(
+        settings,
+        feature_service=plan.feature_service,
+        as_of=plan.as_of,
+        chunk_rows=plan.chunk_rows,
+        on_progress=lambda _advance, total=None: totals.extend([] if total is None else [total]),
+    )
+    committed = _committed_entities(execution.db, execution.run.id)
+    _set_total(execution.db, execution.run.id, totals[0])
+    execution.on_progress(sum(committed.values()), totals[0])
+    for index, chunk in enumerate(chunks):
+        if index in committed:
+            continue
+        _score_and_commit(execution, index, chunk)
+        execution.on_progress(len(chunk))
+
+
+def _score_and_commit(execution: _Execution, index: int, chunk: pd.DataFrame) -> None:
+    selected = _apply_filter(chunk, execution.plan.population_filter)
+    scored = _score_chunk(execution.model, selected, execution.run.id)
+    _write_part(execution.output_dir / f"part-{index:05d}.parquet", scored)
+    for _attempt in range(COMMIT_ATTEMPTS):
+        try:
+            _commit_chunk(execution, index, entities=len(chunk), scored=scored)
+            execution.rows_written += len(scored)
+            return
+        except IntegrityError:
+            if index in _committed_entities(execution.db, execution.run.id):
+                logger.info("run %s chunk %d was committed by another executor", execution.run.id, index)
+                return
+    raise InvalidRequest(f"run {execution.run.id} chunk {index} kept conflicting; execute the run again")
+
+
+def _commit_chunk(execution: _Execution, index: int, *, entities: int, scored: pd.DataFrame) -> None:
+    from scheduling.alerts import record_alerts
+
+    run_id = execution.run.id
+    with execution.db.session() as session:
+        session.add(RunChunk(run_id=run_id, chunk_index=index, entities=entities, rows=len(scored)))
+        session.flush()
+        done = session.scalar(select(func.sum(RunChunk.entities)).where(RunChunk.run_id == run_id))
+        run = session.get(BatchRun, run_id)
+        if run is not None:
+            run.rows_done = int(done or 0)
+        if execution.run.job_name is not None and execution.plan.thresholds is not None:
+            record_alerts(session, execution.run, execution.plan.thresholds, execution.model, scored)
+
+
+def _apply_filter(chunk: pd.DataFrame, population_filter: dict[str, list[float]]) -> pd.DataFrame:
+    if not population_filter:
+        return chunk
+    keep = pd.Series(True, index=chunk.index)
+    for feature, values in population_filter.items():
+        keep &= chunk[feature].isin(values)
+    return chunk[keep]
+
+
+def _score_chunk(model: OnnxModel, chunk: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    entity = model.metadata.entity
+    frame = pd.DataFrame({entity: chunk[entity].astype(str).to_numpy()})
+    if chunk.empty:
+        frame = frame.assign(score=pd.Series(dtype="float64"), level=pd.Series(dtype="object"))
+        frame = frame.assign(warning=pd.Series(dtype="bool"))
+    else:
+        scores = model.score(chunk)
+        frame = frame.assign(score=scores.probabilities, level=scores.grades.levels, warning=scores.grades.warnings)
+    return frame.assign(
+        model_name=model.metadata.model_name,
+        model_version=model.version,
+        run_id=run_id,
+        scored_at=pd.Timestamp(utc_now()),
+    )
+
+
+def _write_part(path: Path, frame: pd.DataFrame) -> None:
+    # The leading dot hides an unfinished part from parquet readers of the directory.
+    partial = path.with_name(f".{path.name}.partial")
+    frame.to_parquet(partial, index=False)
+    partial.replace(path)
+
+
+def _set_total(db: MetadataDB, run_id: str, total: int) -> None:
+    with db.session() as session:
+        run = session.get(BatchRun, run_id)
+        if run is not None:
+            run.rows_total = total
+
+
+def _set_status(db: MetadataDB, run_id: str, *, status: str, error: str = "") -> None:
+    with db.session() as session:
+        run = session.get(BatchRun, run_id)
+        if run is None:
+            return
+        run.status, run.error = status, error
+        run.finished_at = None if status == "running" else utc_now()
+
+
+def _rows_written(db: MetadataDB, run_id: str) -> int:
+    with db.session() as session:
+        return int(session.scalar(select(func.sum(RunChunk.rows)).where(RunChunk.run_id == run_id)) or 0)
+
+
+def _report(run: BatchRun, output_dir: Path, *, rows: int, seconds: float) -> BatchReport:
+    return BatchReport(
+        run_id=run.id,
+        algorithm=run.algorithm,
+        model_name=run.model_name,
+        model_version=run.model_version,
+        rows=rows,
+        seconds=seconds,
+        rows_per_s=rows / seconds if seconds > 0 else 0.0,
+        output_dir=output_dir,
+    )

@@ -1,0 +1,197 @@
+"""Batch-scoring jobs and run history in the metadata DB: add, list, show, pause, resume, run now.
+
+A job's spec is validated (pydantic, then against the algorithm catalogue and its feature service)
+before it is stored. Runs are read back as :class:`RunView`: rows done / total, rows written, rate,
+status and the exact model version the run pinned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, select
+
+from scheduling.executor import RunNotFound, check_population_filter, execute_run, resolve_model, start_run
+from scheduling.specs import JobSpec
+from scheduling.store import JobRecord, RunChunk
+from warehouse.db import BatchRun, MetadataDB, utc_now
+from warehouse.errors import Conflict, NotFound
+from warehouse.progress import ProgressCallback, no_progress
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from scheduling.executor import BatchReport
+    from warehouse.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class JobNotFound(NotFound):
+    """No job of that name."""
+
+    code = "job_not_found"
+
+
+class JobExists(Conflict):
+    """A job of that name exists already."""
+
+    code = "job_exists"
+
+
+class JobView(BaseModel):
+    """A stored job: its spec and whether it is paused."""
+
+    spec: JobSpec
+    paused: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class RunView(BaseModel):
+    """A batch run as the CLI and the API show it."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    id: str
+    algorithm: str
+    job_name: str | None
+    scheduled_for: dt.datetime | None
+    model_name: str
+    model_version: str
+    status: str
+    rows_total: int
+    rows_done: int
+    rows_written: int
+    rows_per_s: float
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    output_uri: str
+    error: str
+
+
+@contextmanager
+def metadata_session(settings: Settings) -> Iterator[MetadataDB]:
+    """The metadata DB at the current schema for one block; its pool is released after."""
+    db = MetadataDB.from_settings(settings)
+    try:
+        db.upgrade_schema()
+        yield db
+    finally:
+        db.dispose()
+
+
+def add_job(settings: Settings, spec: JobSpec) -> JobView:
+    """Store a new job after checking that its model resolves and its population filter fits the model."""
+    from features.definitions import service_spec
+
+    model = spec.version or spec.alias
+    _ref, feature_service = resolve_model(settings, algorithm=spec.algorithm, alias_or_version=model)
+    check_population_filter(spec.population_filter, service_spec(feature_service).feature_names)
+    with metadata_session(settings) as db, db.session() as session:
+        if session.get(JobRecord, spec.name) is not None:
+            raise JobExists(f"job {spec.name!r} exists already")
+        record = JobRecord(name=spec.name, spec=spec.model_dump_json(), paused=False)
+        session.add(record)
+        session.flush()
+        return _job_view(record)
+
+
+def list_jobs(settings: Settings) -> list[JobView]:
+    """Every job, by name."""
+    with metadata_session(settings) as db, db.session() as session:
+        return [_job_view(record) for record in session.scalars(select(JobRecord).order_by(JobRecord.name))]
+
+
+def get_job(settings: Settings, name: str) -> JobView:
+    """The job called ``name``."""
+    with metadata_session(settings) as db, db.session() as session:
+        return _job_view(_job_record(session.get(JobRecord, name), name))
+
+
+def set_paused(settings: Settings, name: str, *, paused: bool) -> JobView:
+    """Pause a job (the scheduler leaves it alone) or make it active again."""
+    with metadata_session(settings) as db, db.session() as session:
+        record = _job_record(session.get(JobRecord, name), name)
+        record.paused, record.updated_at = paused, utc_now()
+        return _job_view(record)
+
+
+def run_job_now(settings: Settings, name: str, *, on_progress: ProgressCallback = no_progress) -> BatchReport:
+    """Start and execute one run of a job outside its schedule."""
+    spec = get_job(settings, name).spec
+    run_id = start_run(settings, spec.run_request(), job_name=name)
+    return execute_run(settings, run_id, on_progress=on_progress)
+
+
+def list_runs(settings: Settings, *, job_name: str | None = None, limit: int = 50) -> list[RunView]:
+    """Runs, newest first, optionally of one job."""
+    query = select(BatchRun).order_by(BatchRun.started_at.desc()).limit(limit)
+    if job_name is not None:
+        query = query.where(BatchRun.job_name == job_name)
+    with metadata_session(settings) as db, db.session() as session:
+        runs = list(session.scalars(query))
+        written = _rows_written(session, [run.id for run in runs])
+        return [_run_view(run, written.get(run.id, 0)) for run in runs]
+
+
+def get_run(settings: Settings, run_id: str) -> RunView:
+    """One run with its progress and rate."""
+    with metadata_session(settings) as db, db.session() as session:
+        run = session.get(BatchRun, run_id)
+        if run is None:
+            raise RunNotFound(f"no batch run {run_id!r}")
+        return _run_view(run, _rows_written(session, [run_id]).get(run_id, 0))
+
+
+def _job_record(record: JobRecord | None, name: str) -> JobRecord:
+    if record is None:
+        raise JobNotFound(f"no job {name!r}")
+    return record
+
+
+def _job_view(record: JobRecord) -> JobView:
+    return JobView(
+        spec=JobSpec.model_validate_json(record.spec),
+        paused=record.paused,
+        created_at=as_utc(record.created_at),
+        updated_at=as_utc(record.updated_at),
+    )
+
+
+def _rows_written(session: Session, run_ids: list[str]) -> dict[str, int]:
+    query = select(RunChunk.run_id, func.sum(RunChunk.rows)).where(RunChunk.run_id.in_(run_ids))
+    return {run_id: int(rows or 0) for run_id, rows in session.execute(query.group_by(RunChunk.run_id))}
+
+
+def _run_view(run: BatchRun, rows_written: int) -> RunView:
+    started = as_utc(run.started_at)
+    finished = as_utc(run.finished_at) if run.finished_at is not None else None
+    elapsed_s = ((finished or utc_now()) - started).total_seconds()
+    return RunView(
+        id=run.id,
+        algorithm=run.algorithm,
+        job_name=run.job_name,
+        scheduled_for=as_utc(run.scheduled_for) if run.scheduled_for is not None else None,
+        model_name=run.model_name,
+        model_version=run.model_version,
+        status=run.status,
+        rows_total=run.rows_total,
+        rows_done=run.rows_done,
+        rows_written=rows_written,
+        rows_per_s=run.rows_done / elapsed_s if elapsed_s > 0 else 0.0,
+        started_at=started,
+        finished_at=finished,
+        output_uri=run.output_uri,
+        error=run.error,
+    )
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A stored timestamp as aware UTC (SQLite hands timezone-aware columns back naive)."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)

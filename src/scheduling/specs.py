@@ -1,0 +1,126 @@
+"""Pydantic models at the scheduling boundary: job specs, run requests, the plan a run pins.
+
+A :class:`JobSpec` is what an admin submits (CLI or HTTP); a :class:`RunRequest` is what one run is
+asked to do; a :class:`RunPlan` is what a run fixed when it started (the as-of instant, the chunking,
+the filter, the thresholds), stored as JSON on its ``batch_runs`` row so that a resumed run does
+exactly what the interrupted one began.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]  # APScheduler 3 ships no types
+
+JOB_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,99}")
+MisfirePolicy = Literal["skip", "catch_up"]
+
+PopulationFilter = dict[str, list[float]]
+"""Feature name -> accepted values; an entity is scored when every named feature takes one of them."""
+
+
+class WarningThresholds(BaseModel):
+    """When a scored entity becomes an early warning: a score at or above ``score``, or a level at
+    or above ``min_level`` in the model's level order (either suffices)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    min_level: str | None = None
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> WarningThresholds:
+        if self.score is None and self.min_level is None:
+            raise ValueError("thresholds need a score, a min_level, or both")
+        return self
+
+
+class RunRequest(BaseModel):
+    """What one batch run is asked to score and with which model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    algorithm: str
+    model: str = "champion"
+    """Alias, or a version number to pin."""
+    population_filter: PopulationFilter = Field(default_factory=dict)
+    thresholds: WarningThresholds | None = None
+    output: str | None = None
+    """Output directory; relative paths are taken inside the results dir. Default: ``<algorithm>/run_id=<id>``."""
+
+
+class RunPlan(BaseModel):
+    """Everything a run fixed when it started; a resume follows it exactly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    feature_service: str
+    entity_key: str
+    as_of: dt.datetime
+    chunk_rows: int = Field(gt=0)
+    population_filter: PopulationFilter = Field(default_factory=dict)
+    thresholds: WarningThresholds | None = None
+    output: str
+    """Output directory, relative to the results dir unless absolute."""
+
+
+class JobSpec(BaseModel):
+    """A scheduled batch-scoring job as an admin submits it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    algorithm: str
+    alias: str = "champion"
+    version: str | None = Field(default=None, pattern=r"^[0-9]+$")
+    """A pinned model version; when set, ``alias`` is ignored."""
+    population_filter: PopulationFilter = Field(default_factory=dict)
+    cron: str
+    """Crontab with five fields (minute first), or six with seconds first."""
+    output: str | None = None
+    thresholds: WarningThresholds | None = None
+    misfire: MisfirePolicy = "skip"
+    """After downtime: ``skip`` runs only the latest missed fire time, ``catch_up`` runs each one."""
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not JOB_NAME_PATTERN.fullmatch(value):
+            raise ValueError("job name must start with a letter and hold only letters, digits, _ . -")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        cron_trigger(value)
+        return value
+
+    def run_request(self) -> RunRequest:
+        """The run this job asks for at each fire time."""
+        return RunRequest(
+            algorithm=self.algorithm,
+            model=self.version or self.alias,
+            population_filter=self.population_filter,
+            thresholds=self.thresholds,
+            output=self.output,
+        )
+
+
+def cron_trigger(expression: str) -> CronTrigger:
+    """APScheduler's cron arithmetic (UTC) for a 5-field crontab or a 6-field one with seconds first."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expression.split()
+    if len(fields) == 5:
+        return CronTrigger.from_crontab(expression, timezone=dt.UTC)
+    if len(fields) == 6:
+        second, minute, hour, day, month, day_of_week = fields
+        return CronTrigger(
+            second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone=dt.UTC
+        )
+    raise ValueError(f"cron needs 5 fields (or 6 with seconds first), got {len(fields)}: {expression!r}")

@@ -1,0 +1,86 @@
+"""The ``/v1/jobs``, ``/v1/runs`` and ``/v1/alerts`` routes: bodies, status codes, error shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import PREPARED_BUILDINGS
+from warehouse.settings import Settings
+
+JOB = {"name": "nightly", "algorithm": "fire_risk", "cron": "0 2 * * *", "thresholds": {"min_level": "high"}}
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    from warehouse.api import create_app
+
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_jobs_are_created_listed_shown_and_paused(client: TestClient) -> None:
+    created = client.post("/v1/jobs", json=JOB)
+    assert created.status_code == 201, created.text
+    assert created.json()["spec"]["thresholds"] == {"score": None, "min_level": "high"}
+    assert [job["spec"]["name"] for job in client.get("/v1/jobs").json()] == ["nightly"]
+    assert client.get("/v1/jobs/nightly").json()["paused"] is False
+    assert client.post("/v1/jobs/nightly/pause").json()["paused"] is True
+    assert client.post("/v1/jobs/nightly/resume").json()["paused"] is False
+
+    again = client.post("/v1/jobs", json=JOB)
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "job_exists")
+    missing = client.get("/v1/jobs/weekly")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "job_not_found")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**JOB, "cron": "whenever"},
+        {**JOB, "surprise": True},
+        {**JOB, "population_filter": {"district": [1]}},
+        {**JOB, "algorithm": "no_such_algorithm"},
+    ],
+)
+def test_bad_jobs_are_refused_with_a_json_error(client: TestClient, body: dict[str, object]) -> None:
+    response = client.post("/v1/jobs", json=body)
+    assert response.status_code in (404, 422)
+    assert response.json()["error"]["code"] in ("invalid_request", "model_not_found")
+    assert client.get("/v1/jobs").json() == []
+
+
+def test_runs_show_progress_rate_and_pinned_version_and_alerts_close_the_loop(
+    client: TestClient, settings: Settings
+) -> None:
+    from scheduling.jobs import run_job_now
+
+    client.post("/v1/jobs", json=JOB)
+    report = run_job_now(settings, "nightly")
+    runs = client.get("/v1/runs", params={"job": "nightly"}).json()
+    assert [run["id"] for run in runs] == [report.run_id]
+    run = client.get(f"/v1/runs/{report.run_id}").json()
+    assert (run["status"], run["rows_done"], run["rows_total"], run["model_version"]) == (
+        "succeeded",
+        PREPARED_BUILDINGS,
+        PREPARED_BUILDINGS,
+        "1",
+    )
+    assert run["rows_per_s"] > 0
+    assert client.get("/v1/runs/nope").json()["error"]["code"] == "run_not_found"
+
+    alerts = client.get("/v1/alerts", params={"job": "nightly", "status": "open"}).json()
+    assert alerts and {alert["level"] for alert in alerts} <= {"high", "critical"}
+    alert_id = alerts[0]["id"]
+    acked = client.post(f"/v1/alerts/{alert_id}/ack", json={"actor": "inspector.li"})
+    assert acked.status_code == 200
+    assert (acked.json()["status"], acked.json()["acted_by"]) == ("acknowledged", "inspector.li")
+    refused = client.post(f"/v1/alerts/{alert_id}/dismiss", json={"actor": "inspector.li"})
+    assert (refused.status_code, refused.json()["error"]["code"]) == (422, "invalid_request")
+    again = client.post(f"/v1/alerts/{alert_id}/ack", json={"actor": "inspector.li"})
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "alert_transition_refused")
+    resolved = client.post(f"/v1/alerts/{alert_id}/resolve", json={"actor": "inspector.wang", "reason": "fixed"})
+    assert resolved.json()["status"] == "resolved"
+    assert len(client.get("/v1/alerts", params={"status": "open"}).json()) == len(alerts) - 1
