@@ -17,6 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from registry import routes as registry_routes
+from scheduling import routes as scheduling_routes
 from serving.repository import ModelRepository
 from serving.routes import native, v2
 from serving.scoring import ScoringService
@@ -46,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _render_unexpected_error)
-    for router in (native.router, v2.router):
+    for router in (native.router, v2.router, registry_routes.router, scheduling_routes.router):
         app.include_router(router)
     return app
 
@@ -57,6 +59,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Loading runs beside the server so that readiness is observable (503 until loaded).
     loading = loop.run_in_executor(None, _warm_up, app)
     yield
+    app.state.repository.stop_watching()
     if not loading.done():
         logger.info("shutting down while models are still loading")
 
@@ -66,6 +69,7 @@ def _warm_up(app: FastAPI) -> None:
     scoring: ScoringService = app.state.scoring
     try:
         scoring.feature_store()
+        repository.start_watching()  # suspensions and alias moves reach this server without a restart
         repository.load_champions()
     except Exception:
         logger.exception("warm-up failed; the server stays not ready")

@@ -14,6 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from registry.cli import register_model_commands
+from scheduling.commands import alerts_app, jobs_app, scheduler_app
+from warehouse.audit_cli import audit_app
 from warehouse.console import BarAdvance, new_progress
 from warehouse.errors import WarehouseError
 from warehouse.library_env import apply_library_defaults
@@ -31,9 +34,18 @@ app = typer.Typer(
 features_app = typer.Typer(help="Synthetic populations and the Feast feature store.", no_args_is_help=True)
 models_app = typer.Typer(help="Registered models and their aliases.", no_args_is_help=True)
 batch_app = typer.Typer(help="Batch scoring of whole populations.", no_args_is_help=True)
+experiments_app = typer.Typer(help="Experiments: benchmarks on public datasets.", no_args_is_help=True)
+algorithms_app = typer.Typer(help="The installed algorithms (entry points warehouse.algorithms).", no_args_is_help=True)
 app.add_typer(features_app, name="features")
 app.add_typer(models_app, name="models")
 app.add_typer(batch_app, name="batch")
+app.add_typer(experiments_app, name="experiments")
+app.add_typer(algorithms_app, name="algorithms")
+app.add_typer(audit_app, name="audit")
+register_model_commands(models_app)
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(scheduler_app, name="scheduler")
+app.add_typer(alerts_app, name="alerts")
 
 SeedOption = Annotated[int, typer.Option(help="Random seed for data generation, split and model.")]
 BuildingsOption = Annotated[int, typer.Option(min=100, help="Buildings in the synthetic population.")]
@@ -64,28 +76,43 @@ def _settings(ctx: typer.Context) -> Settings:
 
 @app.command()
 def init(ctx: typer.Context) -> None:
-    """Create the data dir and bring the metadata DB schema up to date."""
+    """Create the data dir, bring the metadata DB schema up to date, make the node's SM2 key pair."""
     from warehouse.pipeline import initialize
+    from warehouse.security import ensure_node_key
 
     settings = _settings(ctx)
     initialize(settings)
     console.print(f"warehouse ready in [bold]{settings.data_dir}[/bold]")
+    console.print(f"node SM2 key id {ensure_node_key(settings).key_id}", highlight=False)
 
 
 @features_app.command("prepare")
-def features_prepare(ctx: typer.Context, buildings: BuildingsOption = 20_000, seed: SeedOption = 42) -> None:
-    """Generate the building population, apply the Feast repo and materialise the latest values."""
-    from warehouse.pipeline import initialize, prepare_features
+def features_prepare(
+    ctx: typer.Context,
+    buildings: BuildingsOption = 20_000,
+    seed: SeedOption = 42,
+    population: Annotated[
+        str, typer.Option(help="Population: buildings (fire_risk), market_entities, enterprises.")
+    ] = "buildings",
+    entities: Annotated[
+        int | None, typer.Option(min=100, help="Entities to generate (default: --buildings, or 5,000 enterprises).")
+    ] = None,
+) -> None:
+    """Generate a population, apply the Feast repo and materialise its latest values."""
+    from warehouse.pipeline import DEFAULT_POPULATION_SIZES, initialize, prepare_features
 
     settings = _settings(ctx)
     initialize(settings)
+    n_entities = entities or (
+        buildings if population == "buildings" else DEFAULT_POPULATION_SIZES.get(population, 20_000)
+    )
     with new_progress(console) as progress:
         task = progress.add_task("Features: generate, apply, materialise", total=3)
         manifest, report = prepare_features(
-            settings, n_buildings=buildings, seed=seed, on_progress=BarAdvance(progress, task)
+            settings, n_entities=n_entities, seed=seed, population=population, on_progress=BarAdvance(progress, task)
         )
     console.print(
-        f"{manifest.n_entities:,} buildings x {manifest.months} months; "
+        f"{manifest.n_entities:,} {population} x {manifest.months} months; "
         f"materialised {sum(report.rows_per_view.values()):,} rows in {report.seconds:.1f} s"
     )
 
@@ -111,13 +138,16 @@ def train(
 
 @models_app.command("history")
 def models_history(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Registered model name.")]) -> None:
-    """Every alias move of a model: when, who, from which version to which, why."""
+    """Every alias move of a model (when, who, from which version to which, why) and its lifecycle steps."""
     from registry.models import alias_history
 
     table = Table("at", "alias", "from", "to", "actor", "reason", title=f"alias history of {name}")
     for move in alias_history(_settings(ctx), name):
         table.add_row(str(move.at), move.alias, move.from_version or "-", move.to_version, move.actor, move.reason)
     console.print(table)
+    from registry.cli import lifecycle_table
+
+    console.print(lifecycle_table(_settings(ctx), name))
 
 
 @batch_app.command("score")
@@ -127,9 +157,11 @@ def batch_score(
     alias: Annotated[str, typer.Option(help="Alias (or version) of the model to use.")] = "champion",
 ) -> None:
     """Score every entity of the algorithm's population and write the results to parquet."""
+    from algorithms.catalogue import get_algorithm
     from scheduling.batch import score_population
 
     settings = _settings(ctx)
+    get_algorithm(algorithm)  # an unknown name fails as algorithm_not_found, listing the installed ones
     with new_progress(console) as progress:
         task = progress.add_task(f"Batch scoring {algorithm}", total=None)
         report = score_population(settings, algorithm, alias=alias, on_progress=BarAdvance(progress, task))
@@ -137,6 +169,19 @@ def batch_score(
         f"scored {report.rows} rows with {report.model_name} v{report.model_version} "
         f"in {report.seconds:.1f} s ({report.rows_per_s:,.0f} rows/s) -> {report.output_dir}"
     )
+
+
+@batch_app.command("resume")
+def batch_resume(
+    ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="Id of an interrupted batch run.")]
+) -> None:
+    """Finish an interrupted run with the model version it pinned, skipping its committed chunks."""
+    from scheduling.batch import resume_run
+
+    with new_progress(console) as progress:
+        task = progress.add_task(f"Resuming run {run_id[:12]}", total=None)
+        report = resume_run(_settings(ctx), run_id, on_progress=BarAdvance(progress, task))
+    console.print(f"run {report.run_id}: {report.rows} rows with {report.model_name} v{report.model_version}")
 
 
 @app.command()
@@ -156,6 +201,49 @@ def serve(
         console.print(f"serving {settings.data_dir} at {url} (docs at {url}/docs)", soft_wrap=True)
 
     serve_local(settings, on_bound=announce)
+
+
+@algorithms_app.command("list")
+def algorithms_list() -> None:
+    """Each installed algorithm with its entity, feature service, task and default grading."""
+    from algorithms.catalogue import list_algorithms
+
+    table = Table("algorithm", "entity", "feature service", "task", "grading", title="algorithms")
+    for algorithm in list_algorithms():
+        grading = algorithm.default_grading
+        levels = " < ".join(grading.levels)
+        warning = f"; warning: {', '.join(grading.warning_levels)}" if grading.warning_levels else ""
+        table.add_row(algorithm.name, algorithm.entity, algorithm.feature_service, algorithm.task, levels + warning)
+    console.print(table)
+
+
+@experiments_app.command("benchmark")
+def experiments_benchmark(
+    ctx: typer.Context,
+    dataset: Annotated[
+        list[str] | None, typer.Option(help="german_credit, forest_fires or sba_loans (repeatable; default all).")
+    ] = None,
+    seed: SeedOption = 42,
+) -> None:
+    """Train the algorithms' model family on public datasets and print the metrics next to published ones."""
+    from experiments.benchmark import run_benchmarks
+
+    settings = _settings(ctx)
+    settings.ensure_dirs()
+    with console.status("Running benchmarks"):
+        results = run_benchmarks(settings, dataset, seed=seed)
+    table = Table("dataset", "rows", "features", "protocol", "metric", "value", "published", title="benchmarks")
+    for result in results:
+        table.add_row(
+            result.dataset,
+            f"{result.rows:,}",
+            str(result.features),
+            result.protocol,
+            result.metric,
+            f"{result.value:.4f}",
+            result.published,
+        )
+    console.print(table)
 
 
 @app.command()

@@ -8,6 +8,7 @@ head and is safe to call on every start. Nothing connects at import.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy import DateTime, Integer, String, Text, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
     from sqlalchemy.engine import Engine
 
     from warehouse.settings import Settings
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "warehouse_alembic_version"
 """Our own Alembic version table, so that a database shared with MLflow's Alembic never clashes."""
+_UPGRADE_LOCK = threading.Lock()
+"""Alembic's command context lives in module globals: two threads upgrading at once corrupt it."""
 
 
 def utc_now() -> dt.datetime:
@@ -66,6 +70,12 @@ class BatchRun(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    job_name: Mapped[str | None] = mapped_column(String(100), index=True)
+    """The scheduled job that started the run (None for an ad-hoc run); migration 0002_scheduling."""
+    scheduled_for: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    """The job's fire time this run serves (None for an ad-hoc run)."""
+    plan: Mapped[str] = mapped_column(Text, default="")
+    """JSON of what the run pinned at start (as-of, chunking, filter, thresholds); see scheduling.executor."""
 
 
 class MetadataDB:
@@ -94,17 +104,30 @@ class MetadataDB:
     def upgrade_schema(self) -> None:
         """Apply every pending Alembic migration on every branch (idempotent)."""
         from alembic import command
-        from alembic.config import Config
 
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
-        with self.engine.begin() as connection:
+        config = _alembic_config()
+        with _UPGRADE_LOCK, self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "heads")
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _alembic_config() -> AlembicConfig:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def migration_heads() -> set[str]:
+    """The head revisions of the metadata schema's migrations (what an up-to-date database records)."""
+    from alembic.script import ScriptDirectory
+
+    return set(ScriptDirectory.from_config(_alembic_config()).get_heads())
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

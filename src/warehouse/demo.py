@@ -34,7 +34,7 @@ def run_demo(settings: Settings, *, n_buildings: int, seed: int, console: Consol
     with new_progress(console) as progress:
         features = progress.add_task("1/4 features: generate, apply, materialise", total=3)
         manifest, materialized = prepare_features(
-            settings, n_buildings=n_buildings, seed=seed, on_progress=BarAdvance(progress, features)
+            settings, n_entities=n_buildings, seed=seed, on_progress=BarAdvance(progress, features)
         )
         training = progress.add_task("2/4 train, convert to ONNX, register", total=3)
         published = train_and_publish(
@@ -53,7 +53,8 @@ def run_demo(settings: Settings, *, n_buildings: int, seed: int, console: Consol
         f"into the {materialized.online_store} online store",
         soft_wrap=True,
     )
-    metrics = "  ".join(f"{name}={value:.4f}" for name, value in sorted(published.metrics.items()))
+    headline = ("roc_auc", "pr_auc", "brier", "ks", "base_rate")
+    metrics = "  ".join(f"{name}={published.metrics[name]:.4f}" for name in headline if name in published.metrics)
     console.print(
         f"[bold]Model[/bold]: {published.model_name} v{published.version} -> alias {published.alias}; "
         f"train {published.train_rows:,} rows, hold-out {published.holdout_rows:,} rows\n  {metrics}\n"

@@ -84,6 +84,31 @@ class Conflict(WarehouseError):
     code = "conflict"
 
 
+class InvalidLifecycleTransition(Conflict):
+    """The model version's lifecycle state does not allow the requested step."""
+
+    code = "invalid_lifecycle_transition"
+
+
+class TwoPersonRuleViolation(Conflict):
+    """The approver of a model version is the person who submitted it."""
+
+    code = "two_person_rule_violation"
+
+
+class ModelNotApproved(Conflict):
+    """The model version is not approved or published, so it cannot hold an alias or be served."""
+
+    code = "model_not_approved"
+
+
+class ModelCardIncomplete(WarehouseError):
+    """The model card lacks fields that review and approval require."""
+
+    status = 422
+    code = "model_card_incomplete"
+
+
 class ModelNotReady(WarehouseError):
     """The model exists but is not loaded in this server yet."""
 
@@ -96,3 +121,9 @@ class ModelIntegrityError(WarehouseError):
 
     status = 500
     code = "model_integrity_error"
+
+
+class ExplanationUnavailable(Conflict):
+    """Reasons were asked of a model version logged without an explainer."""
+
+    code = "explanation_unavailable"

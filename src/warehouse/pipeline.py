@@ -15,13 +15,19 @@ from warehouse.db import MetadataDB
 from warehouse.progress import ProgressCallback, no_progress
 
 if TYPE_CHECKING:
+    from algorithms.base import Algorithm
     from features.datasets import DatasetManifest
     from features.store import MaterializeReport
+    from registry.card import ModelCardUpdate
     from warehouse.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 CHAMPION = "champion"
+DEFAULT_POPULATION_SIZES = {"buildings": 20_000, "market_entities": 20_000, "enterprises": 5_000}
+"""Entities generated per population when the caller names no size."""
+REVIEWER = "reviewer"
+"""Default approver of pipeline-trained versions: never the training actor (two-person rule)."""
 
 
 class PublishedModel(BaseModel):
@@ -39,8 +45,11 @@ class PublishedModel(BaseModel):
 
 
 def initialize(settings: Settings) -> None:
-    """Create the data dir layout and bring the metadata DB schema to head."""
+    """Create the data dir layout, bring the metadata DB schema to head, make the node's SM2 key."""
+    from warehouse.security import ensure_node_key
+
     settings.ensure_dirs()
+    ensure_node_key(settings)
     db = MetadataDB.from_settings(settings)
     try:
         db.upgrade_schema()
@@ -51,19 +60,20 @@ def initialize(settings: Settings) -> None:
 def prepare_features(
     settings: Settings,
     *,
-    n_buildings: int,
+    n_entities: int,
     seed: int,
+    population: str = "buildings",
     on_progress: ProgressCallback = no_progress,
 ) -> tuple[DatasetManifest, MaterializeReport]:
-    """Generate the building population, apply the Feast definitions, materialise the latest values."""
+    """Generate a population, apply the Feast definitions, materialise the population's latest values."""
     from features.datasets import generate_population
     from features.store import apply_definitions, materialize_latest
 
-    manifest = generate_population(settings, population="buildings", n_entities=n_buildings, seed=seed)
+    manifest = generate_population(settings, population=population, n_entities=n_entities, seed=seed)
     on_progress(1)
     apply_definitions(settings)
     on_progress(1)
-    report = materialize_latest(settings)
+    report = materialize_latest(settings, populations=[population])
     on_progress(1)
     return manifest, report
 
@@ -76,11 +86,14 @@ def train_and_publish(
     actor: str,
     alias: str = CHAMPION,
     on_progress: ProgressCallback = no_progress,
+    reviewer: str = REVIEWER,
+    card: ModelCardUpdate | None = None,
 ) -> PublishedModel:
-    """Build the point-in-time training set, train, log, register, and point ``alias`` at it."""
+    """Train, log, register, submit (by ``actor``), approve (by ``reviewer``) and point ``alias`` at it."""
     from algorithms.catalogue import get_algorithm
     from experiments.training import run_training
     from features.training import build_training_set
+    from registry.lifecycle import approve, submit
     from registry.models import register_version, set_alias
 
     algorithm = get_algorithm(algorithm_name)
@@ -89,6 +102,9 @@ def train_and_publish(
     report = run_training(settings, algorithm, training_set, seed=seed)
     on_progress(1)
     ref = register_version(settings, run_id=report.run_id, model_name=algorithm.name, actor=actor)
+    names = {"model_name": ref.model_name, "version": ref.version}
+    submit(settings, **names, actor=actor, reason="trained by the pipeline", card=card or _pipeline_card(algorithm))
+    approve(settings, **names, actor=reviewer, reason="approved by the pipeline's reviewer")
     set_alias(
         settings,
         model_name=algorithm.name,
@@ -111,8 +127,20 @@ def train_and_publish(
     )
 
 
+def _pipeline_card(algorithm: Algorithm) -> ModelCardUpdate:
+    """The human part of the model card for versions trained by the pipeline (demo and tests)."""
+    from registry.card import ModelCardUpdate
+
+    return ModelCardUpdate(
+        intended_use=f"{algorithm.name} scores and risk levels for each {algorithm.entity}, for supervisors' triage",
+        owner_department="data-science",
+        limitations="Trained on synthetic, seeded data; validate on real records before operational use.",
+        classification="internal",
+    )
+
+
 def build_demo_warehouse(settings: Settings, *, n_buildings: int, seed: int) -> PublishedModel:
     """A warehouse with features online and one fire-risk champion (used by tests and benches)."""
     initialize(settings)
-    prepare_features(settings, n_buildings=n_buildings, seed=seed)
+    prepare_features(settings, n_entities=n_buildings, seed=seed)
     return train_and_publish(settings, "fire_risk", seed=seed, actor="demo")

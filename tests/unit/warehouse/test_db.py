@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
-from warehouse.db import VERSION_TABLE, AliasEvent, MetadataDB
+from warehouse.db import VERSION_TABLE, AliasEvent, MetadataDB, migration_heads
 from warehouse.settings import Settings
 
 
@@ -15,6 +15,9 @@ def test_upgrade_twice_and_write(tmp_path: Path) -> None:
     db.upgrade_schema()
     db.upgrade_schema()
     tables = set(inspect(db.engine).get_table_names())
+    with db.engine.connect() as connection:
+        recorded = set(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
+    assert recorded == migration_heads() == {"0003"}
     assert {"alias_history", "batch_runs", VERSION_TABLE} <= tables
     with db.session() as session:
         session.add(
