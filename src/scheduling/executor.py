@@ -14,8 +14,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from scheduling.store import RunChunk
-from warehouse.db import BatchRun, MetadataDB, utc_now
+from warehouse.db import BatchRun, MetadataDB, open_metadata_db, utc_now
 from warehouse.errors import InvalidRequest, NotFound
 from warehouse.progress import ProgressCallback, no_progress
 
@@ -111,7 +109,7 @@ def start_run(
         scheduled_for=scheduled_for,
         plan=plan.model_dump_json(),
     )
-    with _database(settings) as db, db.session() as session:
+    with open_metadata_db(settings) as db, db.session() as session:
         session.add(record)
     logger.info("run %s: %s v%s pinned", run_id, ref.model_name, ref.version)
     return run_id
@@ -121,7 +119,7 @@ def execute_run(settings: Settings, run_id: str, *, on_progress: ProgressCallbac
     """Score every chunk of run ``run_id`` not yet committed; a finished run is returned unchanged."""
     from scheduling.specs import RunPlan
 
-    with _database(settings) as db:
+    with open_metadata_db(settings) as db:
         run = _get_run(db, run_id)
         plan = RunPlan.model_validate_json(run.plan)
         output_dir = resolve_output(settings, plan.output)
@@ -167,17 +165,6 @@ def resolve_output(settings: Settings, output: str) -> Path:
     """An output directory: absolute as given, relative inside the results dir."""
     path = Path(output)
     return path if path.is_absolute() else settings.results_dir / path
-
-
-@contextmanager
-def _database(settings: Settings) -> Iterator[MetadataDB]:
-    """The metadata DB at the current schema for one block; its pool is released after."""
-    db = MetadataDB.from_settings(settings)
-    try:
-        db.upgrade_schema()
-        yield db
-    finally:
-        db.dispose()
 
 
 def _get_run(db: MetadataDB, run_id: str) -> BatchRun:

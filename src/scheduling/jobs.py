@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
@@ -19,7 +17,7 @@ from sqlalchemy import func, select
 from scheduling.executor import RunNotFound, check_population_filter, execute_run, resolve_model, start_run
 from scheduling.specs import JobSpec
 from scheduling.store import JobRecord, RunChunk
-from warehouse.db import BatchRun, MetadataDB, utc_now
+from warehouse.db import BatchRun, open_metadata_db, utc_now
 from warehouse.errors import Conflict, NotFound
 from warehouse.progress import ProgressCallback, no_progress
 
@@ -75,17 +73,6 @@ class RunView(BaseModel):
     error: str
 
 
-@contextmanager
-def metadata_session(settings: Settings) -> Iterator[MetadataDB]:
-    """The metadata DB at the current schema for one block; its pool is released after."""
-    db = MetadataDB.from_settings(settings)
-    try:
-        db.upgrade_schema()
-        yield db
-    finally:
-        db.dispose()
-
-
 def add_job(settings: Settings, spec: JobSpec) -> JobView:
     """Store a new job after checking that its model resolves and its population filter fits the model."""
     from features.definitions import service_spec
@@ -93,7 +80,7 @@ def add_job(settings: Settings, spec: JobSpec) -> JobView:
     model = spec.version or spec.alias
     _ref, feature_service = resolve_model(settings, algorithm=spec.algorithm, alias_or_version=model)
     check_population_filter(spec.population_filter, service_spec(feature_service).feature_names)
-    with metadata_session(settings) as db, db.session() as session:
+    with open_metadata_db(settings) as db, db.session() as session:
         if session.get(JobRecord, spec.name) is not None:
             raise JobExists(f"job {spec.name!r} exists already")
         record = JobRecord(name=spec.name, spec=spec.model_dump_json(), paused=False)
@@ -104,19 +91,19 @@ def add_job(settings: Settings, spec: JobSpec) -> JobView:
 
 def list_jobs(settings: Settings) -> list[JobView]:
     """Every job, by name."""
-    with metadata_session(settings) as db, db.session() as session:
+    with open_metadata_db(settings) as db, db.session() as session:
         return [_job_view(record) for record in session.scalars(select(JobRecord).order_by(JobRecord.name))]
 
 
 def get_job(settings: Settings, name: str) -> JobView:
     """The job called ``name``."""
-    with metadata_session(settings) as db, db.session() as session:
+    with open_metadata_db(settings) as db, db.session() as session:
         return _job_view(_job_record(session.get(JobRecord, name), name))
 
 
 def set_paused(settings: Settings, name: str, *, paused: bool) -> JobView:
     """Pause a job (the scheduler leaves it alone) or make it active again."""
-    with metadata_session(settings) as db, db.session() as session:
+    with open_metadata_db(settings) as db, db.session() as session:
         record = _job_record(session.get(JobRecord, name), name)
         record.paused, record.updated_at = paused, utc_now()
         return _job_view(record)
@@ -134,7 +121,7 @@ def list_runs(settings: Settings, *, job_name: str | None = None, limit: int = 5
     query = select(BatchRun).order_by(BatchRun.started_at.desc()).limit(limit)
     if job_name is not None:
         query = query.where(BatchRun.job_name == job_name)
-    with metadata_session(settings) as db, db.session() as session:
+    with open_metadata_db(settings) as db, db.session() as session:
         runs = list(session.scalars(query))
         written = _rows_written(session, [run.id for run in runs])
         return [_run_view(run, written.get(run.id, 0)) for run in runs]
@@ -142,7 +129,7 @@ def list_runs(settings: Settings, *, job_name: str | None = None, limit: int = 5
 
 def get_run(settings: Settings, run_id: str) -> RunView:
     """One run with its progress and rate."""
-    with metadata_session(settings) as db, db.session() as session:
+    with open_metadata_db(settings) as db, db.session() as session:
         run = session.get(BatchRun, run_id)
         if run is None:
             raise RunNotFound(f"no batch run {run_id!r}")

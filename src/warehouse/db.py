@@ -115,6 +115,17 @@ class MetadataDB:
         self.engine.dispose()
 
 
+@contextmanager
+def open_metadata_db(settings: Settings) -> Iterator[MetadataDB]:
+    """The metadata DB at the current schema for one block; its connection pool is released after."""
+    db = MetadataDB.from_settings(settings)
+    try:
+        db.upgrade_schema()
+        yield db
+    finally:
+        db.dispose()
+
+
 def _alembic_config() -> AlembicConfig:
     from alembic.config import Config
 
