@@ -12,6 +12,7 @@ system with p50/p99 and the ratio to its baseline. Run: ``make bench`` (or ``pyt
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import statistics
@@ -42,11 +43,9 @@ def server(command: list[str], port: int, env: dict[str, str], ready_path: str) 
     try:
         deadline = time.monotonic() + 180
         while True:
-            try:
+            with contextlib.suppress(httpx.TransportError):
                 if httpx.get(base + ready_path, timeout=2).status_code == 200:
                     break
-            except httpx.TransportError:
-                pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{command[0]} did not become ready")
             time.sleep(0.2)

@@ -21,19 +21,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-import numpy.typing as npt
-
 from algorithms.base import GradingPolicy, Task
-from algorithms.lightgbm_model import LightGBMBinary
-
-LEVELS = ("low", "medium", "high", "critical")
-TOP_SHARES = (0.20, 0.05, 0.01)
-"""Share of hold-out scores at or above ``medium``, ``high`` and ``critical``."""
-WARNING_LEVELS = ("high", "critical")
+from algorithms.lightgbm_model import LevelledRiskModel, fixed_risk_grading
 
 
-class FireRisk(LightGBMBinary):
+class FireRisk(LevelledRiskModel):
     """Building fire-incident probability for next month, with a low/medium/high/critical level."""
 
     name: ClassVar[str] = "fire_risk"
@@ -41,15 +33,4 @@ class FireRisk(LightGBMBinary):
     feature_service: ClassVar[str] = "fire_risk"
     label: ClassVar[str] = "incident_next_month"
     task: ClassVar[Task] = "binary"
-    default_grading: ClassVar[GradingPolicy] = GradingPolicy(
-        levels=LEVELS,
-        thresholds=(0.05, 0.15, 0.40),
-        warning_levels=WARNING_LEVELS,
-        basis="fixed probability cut-offs, used only where no trained model card is at hand",
-    )
-
-    def derive_grading(self, holdout_scores: npt.NDArray[np.float64]) -> GradingPolicy:
-        """critical = top 1 %, high = top 5 %, medium = top 20 % of the hold-out scores."""
-        return GradingPolicy.from_top_shares(
-            holdout_scores, levels=LEVELS, top_shares=TOP_SHARES, warning_levels=WARNING_LEVELS
-        )
+    default_grading: ClassVar[GradingPolicy] = fixed_risk_grading((0.05, 0.15, 0.40))

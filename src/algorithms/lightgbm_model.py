@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from algorithms.base import Algorithm, FittedModel, ParamValue
+from algorithms.base import Algorithm, FittedModel, GradingPolicy, ParamValue
 from algorithms.lightgbm_export import float32_exact_booster
 from warehouse.errors import DataValidationError
 
@@ -143,3 +143,29 @@ def _normalise_graph(onnx_model: onnx.ModelProto, *, graph_name: str) -> None:
     onnx_model.graph.name = graph_name
     for value in (*onnx_model.graph.input, *onnx_model.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = "N"
+
+
+RISK_LEVELS = ("low", "medium", "high", "critical")
+RISK_TOP_SHARES = (0.20, 0.05, 0.01)
+"""Share of hold-out scores at or above ``medium``, ``high`` and ``critical``."""
+RISK_WARNING_LEVELS = ("high", "critical")
+
+
+def fixed_risk_grading(thresholds: tuple[float, float, float]) -> GradingPolicy:
+    """Probability cut-offs for the four risk levels, used only where no trained model card is at hand."""
+    return GradingPolicy(
+        levels=RISK_LEVELS,
+        thresholds=thresholds,
+        warning_levels=RISK_WARNING_LEVELS,
+        basis="fixed probability cut-offs, used only where no trained model card is at hand",
+    )
+
+
+class LevelledRiskModel(LightGBMBinary):
+    """A LightGBM probability graded low / medium / high / critical by its hold-out score distribution."""
+
+    def derive_grading(self, holdout_scores: npt.NDArray[np.float64]) -> GradingPolicy:
+        """critical = top 1 %, high = top 5 %, medium = top 20 % of the hold-out scores."""
+        return GradingPolicy.from_top_shares(
+            holdout_scores, levels=RISK_LEVELS, top_shares=RISK_TOP_SHARES, warning_levels=RISK_WARNING_LEVELS
+        )

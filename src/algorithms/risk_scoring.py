@@ -15,18 +15,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
-import numpy.typing as npt
-
 from algorithms.base import GradingPolicy, ParamValue, Task
-from algorithms.lightgbm_model import LightGBMBinary
-
-LEVELS = ("low", "medium", "high", "critical")
-TOP_SHARES = (0.20, 0.05, 0.01)
-WARNING_LEVELS = ("high", "critical")
+from algorithms.lightgbm_model import LevelledRiskModel, fixed_risk_grading
 
 
-class RiskScoring(LightGBMBinary):
+class RiskScoring(LevelledRiskModel):
     """Enterprise financial-distress probability with a low/medium/high/critical level."""
 
     name: ClassVar[str] = "risk_scoring"
@@ -34,19 +27,8 @@ class RiskScoring(LightGBMBinary):
     feature_service: ClassVar[str] = "risk_scoring"
     label: ClassVar[str] = "distress_next_month"
     task: ClassVar[Task] = "binary"
-    default_grading: ClassVar[GradingPolicy] = GradingPolicy(
-        levels=LEVELS,
-        thresholds=(0.02, 0.06, 0.20),
-        warning_levels=WARNING_LEVELS,
-        basis="fixed probability cut-offs, used only where no trained model card is at hand",
-    )
+    default_grading: ClassVar[GradingPolicy] = fixed_risk_grading((0.02, 0.06, 0.20))
 
     def default_params(self) -> dict[str, ParamValue]:
         """A wide, partly missing profile: sample half the features per tree."""
         return {**super().default_params(), "colsample_bytree": 0.5}
-
-    def derive_grading(self, holdout_scores: npt.NDArray[np.float64]) -> GradingPolicy:
-        """critical = top 1 %, high = top 5 %, medium = top 20 % of the hold-out scores."""
-        return GradingPolicy.from_top_shares(
-            holdout_scores, levels=LEVELS, top_shares=TOP_SHARES, warning_levels=WARNING_LEVELS
-        )
