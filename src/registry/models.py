@@ -34,8 +34,8 @@ from registry.store import (
     load_record,
     require_servable,
 )
-from warehouse.audit import append_entry, open_metadata_db
-from warehouse.db import AliasEvent, MetadataDB, utc_now
+from warehouse.audit import append_entry
+from warehouse.db import AliasEvent, MetadataDB, connect_metadata_db, utc_now
 from warehouse.errors import InvalidRequest, ModelIntegrityError, ModelNotFound, ModelNotReady
 from warehouse.tracking import mlflow_client
 
@@ -337,7 +337,7 @@ def _check_alias(alias: str) -> None:
 
 
 def _metadata_db(settings: Settings) -> MetadataDB:
-    return open_metadata_db(settings)
+    return connect_metadata_db(settings)
 
 
 def _ref(version: ModelVersion) -> ModelVersionRef:

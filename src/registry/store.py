@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from warehouse.audit import AuditHead, append_entry, open_metadata_db
-from warehouse.db import Base, utc_now
+from warehouse.audit import AuditHead, append_entry
+from warehouse.db import Base, connect_metadata_db, utc_now
 from warehouse.errors import InvalidLifecycleTransition, ModelNotApproved, ModelNotFound
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class LifecycleEvent(Base):
 @contextmanager
 def governance_session(settings: Settings) -> Iterator[Session]:
     """A transaction on the metadata DB (schema brought to head first), disposed afterwards."""
-    db = open_metadata_db(settings)
+    db = connect_metadata_db(settings)
     try:
         with db.session() as session:
             yield session
@@ -179,7 +179,7 @@ class GovernanceProbe:
     """Cheap repeated reads of governance state for a long-running server (one pooled engine)."""
 
     def __init__(self, settings: Settings) -> None:
-        self._db = open_metadata_db(settings)
+        self._db = connect_metadata_db(settings)
 
     def revision(self) -> int:
         """The current governance revision (see :func:`governance_revision`)."""

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from scheduling.store import RunChunk
+from warehouse.audit import append_entry
 from warehouse.db import BatchRun, MetadataDB, open_metadata_db, utc_now
 from warehouse.errors import InvalidRequest, NotFound
 from warehouse.progress import ProgressCallback, no_progress
@@ -299,6 +300,14 @@ def _set_status(db: MetadataDB, run_id: str, *, status: str, error: str = "") ->
             return
         run.status, run.error = status, error
         run.finished_at = None if status == "running" else utc_now()
+        # Every batch run start and end is part of the tamper-evident record, in the same transaction.
+        append_entry(
+            session,
+            actor=f"job:{run.job_name}" if run.job_name else "batch",
+            action=f"batch.run_{status}",
+            subject=f"batch_run/{run_id}",
+            detail={"model": run.model_name, "version": run.model_version, "rows_done": run.rows_done, "error": error},
+        )
 
 
 def _rows_written(db: MetadataDB, run_id: str) -> int:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from sqlalchemy import DateTime, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from warehouse.db import Base, MetadataDB, utc_now
+from warehouse.db import Base, connect_metadata_db, utc_now
 from warehouse.security import sm3_hex
 
 if TYPE_CHECKING:
@@ -31,8 +30,6 @@ if TYPE_CHECKING:
 GENESIS_HASH = "0" * 64
 """The previous hash of the first entry."""
 HEAD_ROW_ID = 1
-_upgraded_urls: set[str] = set()
-_upgrade_lock = threading.Lock()
 AuditDetail = Mapping[str, str | int | float | bool | None]
 """Flat, JSON-serialisable facts about an audited event."""
 
@@ -113,23 +110,9 @@ def append_entry(session: Session, *, actor: str, action: str, subject: str, det
     return seq
 
 
-def open_metadata_db(settings: Settings) -> MetadataDB:
-    """The metadata DB, its schema brought to head once per process and URL.
-
-    Alembic's command API keeps module-global state and is not thread-safe, so concurrent callers
-    (server threads, parallel appends) must not each run it.
-    """
-    db = MetadataDB.from_settings(settings)
-    with _upgrade_lock:
-        if db.url not in _upgraded_urls:
-            db.upgrade_schema()
-            _upgraded_urls.add(db.url)
-    return db
-
-
 def record_event(settings: Settings, *, actor: str, action: str, subject: str, detail: AuditDetail) -> int:
     """Append one entry in its own transaction (for events outside any other transaction)."""
-    db = open_metadata_db(settings)
+    db = connect_metadata_db(settings)
     try:
         with db.session() as session:
             return append_entry(session, actor=actor, action=action, subject=subject, detail=detail)
@@ -158,7 +141,7 @@ def entry_hash(record: AuditRecord) -> str:
 
 def verify_chain(settings: Settings) -> ChainReport:
     """Walk the whole chain in order and report the first entry that does not verify."""
-    db = open_metadata_db(settings)
+    db = connect_metadata_db(settings)
     try:
         with db.session() as session:
             return _walk(session.scalars(select(AuditRecord).order_by(AuditRecord.seq)))
@@ -196,7 +179,7 @@ def list_entries(
         query = query.where(AuditRecord.subject.startswith(subject, autoescape=True))
     if actor is not None:
         query = query.where(AuditRecord.actor == actor)
-    db = open_metadata_db(settings)
+    db = connect_metadata_db(settings)
     try:
         with db.session() as session:
             return [_entry(record) for record in session.scalars(query)]

@@ -115,12 +115,26 @@ class MetadataDB:
         self.engine.dispose()
 
 
+_upgraded_urls: set[str] = set()
+
+
+def connect_metadata_db(settings: Settings) -> MetadataDB:
+    """The metadata DB, its schema brought to head once per process and URL (the caller disposes it)."""
+    db = MetadataDB.from_settings(settings)
+    with _UPGRADE_LOCK:
+        upgraded = db.url in _upgraded_urls
+    if not upgraded:
+        db.upgrade_schema()
+        with _UPGRADE_LOCK:
+            _upgraded_urls.add(db.url)
+    return db
+
+
 @contextmanager
 def open_metadata_db(settings: Settings) -> Iterator[MetadataDB]:
     """The metadata DB at the current schema for one block; its connection pool is released after."""
-    db = MetadataDB.from_settings(settings)
+    db = connect_metadata_db(settings)
     try:
-        db.upgrade_schema()
         yield db
     finally:
         db.dispose()

@@ -54,3 +54,14 @@ def test_unknown_alias_fails_before_anything_is_written(settings: Settings) -> N
     with pytest.raises(ModelNotFound):
         score_population(settings, "fire_risk", alias="nobody")
     assert not (settings.results_dir / "fire_risk").exists()
+
+
+def test_a_batch_run_is_in_the_audit_chain(settings: Settings) -> None:
+    from warehouse.audit import list_entries, verify_chain
+
+    report = score_population(settings, "fire_risk")
+    entries = list_entries(settings, subject=f"batch_run/{report.run_id}")
+    assert [entry.action for entry in reversed(entries)] == ["batch.run_running", "batch.run_succeeded"]
+    assert entries[0].detail["version"] == report.model_version
+    assert entries[0].detail["rows_done"] == report.rows
+    assert verify_chain(settings).intact
