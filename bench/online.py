@@ -17,7 +17,6 @@ import asyncio
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from score_latency import free_port, server  # sibling bench module, not a package
+from score_latency import free_port, prepare_bench_warehouse, server  # sibling bench module, not a package
 
 
 @dataclass
@@ -90,25 +89,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--buildings", type=int, default=2000)
     args = parser.parse_args()
-    from warehouse.library_env import apply_library_defaults
-
-    apply_library_defaults()
-    from features.online import read_online_features
-    from features.store import open_feature_store
-    from registry.models import fetch_model, resolve_version
-    from warehouse.pipeline import build_demo_warehouse
-    from warehouse.settings import Settings
-
-    with tempfile.TemporaryDirectory(prefix="bench-online-") as tmp:
-        settings = Settings(data_dir=Path(tmp) / "wh")
-        build_demo_warehouse(settings, n_buildings=args.buildings, seed=42)
-        ref = resolve_version(settings, model_name="fire_risk", alias_or_version="champion")
-        artifact = fetch_model(settings, ref)
-        frame = read_online_features(
-            open_feature_store(settings), feature_service="fire_risk", entity_key="building_id", entity_ids=["B0000001"]
-        ).frame
-        row = {k: (None if v != v else float(v)) for k, v in frame.iloc[0].items()}
-        ordered = [row[name] for name in artifact.metadata.feature_names]
+    with prepare_bench_warehouse(args.buildings, "bench-online-") as bench:
+        settings, artifact, row, ordered = bench.settings, bench.artifact, bench.row, bench.ordered
         results: dict[str, list[Result]] = {}
         venv_bin = str(Path(sys.executable).parent)
         path_env = {"PATH": venv_bin + os.pathsep + os.environ.get("PATH", "")}
@@ -125,7 +107,7 @@ def main() -> None:
             "models",
             "serve",
             "-m",
-            f"models:/fire_risk/{ref.version}",
+            f"models:/fire_risk/{bench.version}",
             "--env-manager",
             "local",
             "--host",

@@ -22,10 +22,18 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from registry.models import ModelArtifact
+    from warehouse.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,39 +84,56 @@ def report(name: str, samples: list[float], baseline: tuple[str, list[float]] | 
     print(line, flush=True)
 
 
+@dataclass(frozen=True)
+class BenchWarehouse:
+    """A prepared warehouse, its fire-risk champion and one building's features in every shape the systems take."""
+
+    settings: Settings
+    artifact: ModelArtifact
+    version: str
+    frame: pd.DataFrame
+    row: dict[str, float | None]
+    ordered: list[float | None]
+
+
+@contextmanager
+def prepare_bench_warehouse(buildings: int, prefix: str) -> Iterator[BenchWarehouse]:
+    """Build a warehouse of ``buildings`` in a temporary dir (removed afterwards) and read B0000001's features."""
+    from warehouse.library_env import apply_library_defaults
+
+    apply_library_defaults()
+    from features.online import read_online_features
+    from features.store import open_feature_store
+    from registry.models import fetch_model, resolve_version
+    from warehouse.pipeline import build_demo_warehouse
+    from warehouse.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        settings = Settings(data_dir=Path(tmp) / "wh")
+        print(f"building a warehouse of {buildings} buildings ...", flush=True)
+        build_demo_warehouse(settings, n_buildings=buildings, seed=42)
+        ref = resolve_version(settings, model_name="fire_risk", alias_or_version="champion")
+        artifact = fetch_model(settings, ref)
+        frame = read_online_features(
+            open_feature_store(settings), feature_service="fire_risk", entity_key="building_id", entity_ids=["B0000001"]
+        ).frame
+        row = {k: (None if v != v else float(v)) for k, v in frame.iloc[0].items()}
+        ordered = [row[name] for name in artifact.metadata.feature_names]
+        yield BenchWarehouse(settings, artifact, ref.version, frame, row, ordered)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--buildings", type=int, default=2000)
     args = parser.parse_args()
 
-    from warehouse.library_env import apply_library_defaults
-
-    apply_library_defaults()
-    from registry.models import fetch_model, resolve_version
     from serving.runtime import OnnxModel
-    from warehouse.pipeline import build_demo_warehouse
-    from warehouse.settings import Settings
 
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        settings = Settings(data_dir=Path(tmp) / "wh")
-        print(f"building a warehouse of {args.buildings} buildings ...", flush=True)
-        build_demo_warehouse(settings, n_buildings=args.buildings, seed=42)
-        artifact = fetch_model(settings, resolve_version(settings, model_name="fire_risk", alias_or_version="champion"))
+    with prepare_bench_warehouse(args.buildings, "bench-") as bench:
+        settings, artifact, frame, row, ordered = bench.settings, bench.artifact, bench.frame, bench.row, bench.ordered
         model = OnnxModel(artifact)
         model.load()
-        import pandas as pd
-
-        from features.online import read_online_features
-        from features.store import open_feature_store
-
-        online = read_online_features(
-            open_feature_store(settings), feature_service="fire_risk", entity_key="building_id", entity_ids=["B0000001"]
-        )
-        frame: pd.DataFrame = online.frame
-        row = {k: (None if v != v else float(v)) for k, v in frame.iloc[0].items()}
-        ordered = [row[name] for name in artifact.metadata.feature_names]
-
         bare_ort = timed(lambda: model.predict_proba(frame), args.requests)
         report("bare_ort_in_process", bare_ort)
 
