@@ -9,6 +9,7 @@ packages are imported inside the commands.
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -184,6 +185,51 @@ def state(ctx: typer.Context, name: NameArgument, version: VersionArgument) -> N
     console.print(lifecycle_table(settings, name, version))
 
 
+def export(
+    ctx: typer.Context,
+    name: NameArgument,
+    alias: Annotated[str | None, typer.Option(help="Export the version this alias points at, e.g. champion.")] = None,
+    version: Annotated[str | None, typer.Option(help="Export this version number.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Bundle file to write (default: NAME-ALIAS.tar or NAME-vV.tar).")
+    ] = None,
+    actor: ActorOption = None,
+) -> None:
+    """Write an approved version as one bundle signed by this node (for another node to import)."""
+    from registry.exchange import export_version
+
+    if (alias is None) == (version is None):
+        raise InvalidRequest("give exactly one of --alias or --version")
+    target = alias or version or ""
+    path = out or Path(f"{name}-{alias}.tar" if alias else f"{name}-v{version}.tar")
+    report = export_version(_settings(ctx), model_name=name, alias_or_version=target, out=path, actor=_actor(actor))
+    console.print(
+        f"{report.model_name} v{report.version} -> {report.bundle} ({len(report.members)} members, "
+        f"signed by node {report.node_id}, bundle SM3 {report.bundle_sm3})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def import_model(
+    ctx: typer.Context,
+    bundle: Annotated[Path, typer.Argument(help="Bundle file exported by a trusted node.")],
+    actor: ActorOption = None,
+) -> None:
+    """Verify a bundle against its node's trusted key and register its version here, approved by its origin."""
+    from registry.exchange import import_bundle
+
+    report = import_bundle(_settings(ctx), bundle, actor=_actor(actor))
+    origin = report.provenance
+    again = " (imported before; nothing changed)" if report.already_imported else ""
+    console.print(
+        f"{report.model_name} v{report.version}: [bold]{report.state}[/bold], from node {origin.origin_node_id} "
+        f"({origin.origin_model_name} v{origin.origin_version}){again}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def lifecycle_table(settings: Settings, name: str, version: str | None = None) -> Table:
     """The lifecycle steps of a model (or one version) as a table."""
     from registry.lifecycle import lifecycle_history
@@ -198,3 +244,5 @@ def register_model_commands(models_app: typer.Typer) -> None:
     """Add the governance commands to the ``models`` sub-app."""
     for command in (submit, approve, reject, promote, rollback, suspend, reinstate, delist, card, state):
         models_app.command(command.__name__)(command)
+    models_app.command("export")(export)
+    models_app.command("import")(import_model)

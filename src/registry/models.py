@@ -37,7 +37,7 @@ from registry.store import (
 from warehouse.audit import append_entry
 from warehouse.db import AliasEvent, MetadataDB, connect_metadata_db, utc_now
 from warehouse.errors import InvalidRequest, ModelIntegrityError, ModelNotFound, ModelNotReady
-from warehouse.tracking import mlflow_client
+from warehouse.tracking import ensure_experiment, mlflow_client
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -98,6 +98,18 @@ class AliasMove(BaseModel):
     at: dt.datetime
 
 
+class RunRecord(BaseModel):
+    """What a run for registered model files carries: where it goes, its tags, params and metrics."""
+
+    model_config = ConfigDict(frozen=True)
+
+    experiment: str
+    run_name: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: dict[str, float]
+
+
 class ModelArtifact(BaseModel):
     """A model version downloaded to this node: its ONNX file and its metadata card."""
 
@@ -132,6 +144,53 @@ def register_version(
         raise ModelNotReady(f"{model_name} version {version.version} is {version.status}, not READY")
     _record_signed_version(settings, _ref(version), actor=actor, reason=f"registered from run {run_id}")
     logger.info("registered %s version %s from run %s (by %s)", model_name, version.version, run_id, actor)
+    return _ref(version)
+
+
+def register_model_files(
+    settings: Settings,
+    *,
+    model_name: str,
+    directory: Path,
+    run: RunRecord,
+    version_tags: dict[str, str],
+    ready_timeout_s: int = 300,
+) -> ModelVersionRef:
+    """Register the model files in ``directory`` (e.g. from another node) as a new version of ``model_name``.
+
+    A run is created for them in experiment ``run.experiment`` with ``run``'s tags, params and
+    metrics (so the lineage shows in MLflow as for a trained version), the files are logged as
+    that run's model, and the model becomes the new version. Nothing is recorded in governance.
+    """
+    from mlflow.entities import Metric, Param
+
+    _check_model_name(model_name)
+    client = mlflow_client(settings)
+    experiment_id = ensure_experiment(settings, run.experiment)
+    created = client.create_run(experiment_id, run_name=run.run_name, tags=run.tags)
+    run_id = created.info.run_id
+    at_ms = int(utc_now().timestamp() * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[Metric(name, value, at_ms, 0) for name, value in sorted(run.metrics.items())],
+        params=[Param(name, value) for name, value in sorted(run.params.items())],
+    )
+    logged = client.create_logged_model(experiment_id, name=MODEL_ARTIFACT_NAME, source_run_id=run_id)
+    client.log_model_artifacts(logged.model_id, str(directory))
+    client.finalize_logged_model(logged.model_id, "READY")
+    client.set_terminated(run_id)
+    _ensure_registered_model(client, model_name)
+    version = client.create_model_version(
+        name=model_name,
+        source=f"models:/{logged.model_id}",
+        run_id=run_id,
+        tags={**run.tags, **version_tags},
+        await_creation_for=ready_timeout_s,
+        model_id=logged.model_id,
+    )
+    version = client.get_model_version(model_name, version.version)
+    if version.status != "READY":
+        raise ModelNotReady(f"{model_name} version {version.version} is {version.status}, not READY")
     return _ref(version)
 
 
