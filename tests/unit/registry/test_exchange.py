@@ -246,3 +246,40 @@ def test_export_refuses_a_version_that_is_not_servable(province: Settings, tmp_p
     with pytest.raises(ModelNotApproved, match="is suspended"):
         export_version(province, model_name=NAME, alias_or_version="champion", out=tmp_path / "b.tar", actor="p")
     assert not (tmp_path / "b.tar").exists()
+
+
+def test_export_and_import_over_http(province: Settings, city: Settings, tmp_path: Path) -> None:
+    from warehouse.security import sm3_hex
+
+    exported = TestClient(create_app(province)).get(f"/v1/models/{NAME}/versions/1/export", params={"actor": "p"})
+    _trust(city, province)
+    client = TestClient(create_app(city))
+    tampered_path = tmp_path / "tampered.tar"
+    tampered_path.write_bytes(exported.content)
+    _rewrite(tampered_path, _flip_onnx)
+
+    tampered = client.post("/v1/models/import", params={"actor": "c"}, content=tampered_path.read_bytes())
+    first = client.post("/v1/models/import", params={"actor": "c"}, content=exported.content)
+    second = client.post("/v1/models/import", params={"actor": "c"}, content=exported.content)
+    empty = client.post("/v1/models/import", params={"actor": "c"}, content=b"")
+    no_actor = client.post("/v1/models/import", content=exported.content)
+    missing = TestClient(create_app(province)).get(f"/v1/models/{NAME}/versions/9/export", params={"actor": "p"})
+
+    assert exported.status_code == 200 and exported.headers["content-type"] == "application/x-tar"
+    assert exported.headers["x-bundle-sm3"] == sm3_hex(exported.content)
+    assert exported.headers["x-node-id"] == this_node(province).node_id
+    assert not list(province.runtime_dir.glob(".export-*"))
+    assert (tampered.status_code, tampered.json()["error"]["code"]) == (422, "bundle_tampered")
+    assert "model/model.onnx" in tampered.json()["error"]["message"]
+    assert first.status_code == 200, first.text
+    assert (first.json()["version"], first.json()["state"], first.json()["already_imported"]) == (
+        "1",
+        "approved",
+        False,
+    )
+    assert first.json()["provenance"]["bundle_sm3"] == sm3_hex(exported.content)
+    assert (second.json()["version"], second.json()["already_imported"]) == ("1", True)
+    assert (empty.status_code, empty.json()["error"]["code"]) == (422, "invalid_request")
+    assert (no_actor.status_code, no_actor.json()["error"]["code"]) == (422, "invalid_request")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "model_not_found")
+    assert not list(city.runtime_dir.glob(".import-*"))
