@@ -9,6 +9,7 @@ packages are imported inside the commands.
 from __future__ import annotations
 
 import getpass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -166,12 +167,25 @@ def rollback(
     _print_move(rollback_alias(_settings(ctx), model_name=name, alias=alias, actor=_actor(actor), reason=reason))
 
 
-def card(ctx: typer.Context, name: NameArgument, version: VersionArgument) -> None:
-    """Print a version's model card as Markdown."""
-    from registry.card import render_markdown
+class CardOutput(StrEnum):
+    """How ``models card`` prints the card."""
+
+    MARKDOWN = "markdown"
+    HTML = "html"
+
+
+def card(
+    ctx: typer.Context,
+    name: NameArgument,
+    version: VersionArgument,
+    output_format: Annotated[CardOutput, typer.Option("--format", help="markdown or html.")] = CardOutput.MARKDOWN,
+) -> None:
+    """Print a version's model card as Markdown or HTML."""
+    from registry.card import render_card
     from registry.lifecycle import get_card
 
-    console.print(render_markdown(get_card(_settings(ctx), model_name=name, version=version)), markup=False)
+    text = render_card(get_card(_settings(ctx), model_name=name, version=version), output_format.value)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def state(ctx: typer.Context, name: NameArgument, version: VersionArgument) -> None:

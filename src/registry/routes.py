@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from registry.card import ModelCard, ModelCardUpdate, render_markdown
+from registry.card import CardFormat, ModelCard, ModelCardUpdate, render_html, render_markdown
 from registry.exchange import ImportReport, export_version, import_bundle
 from registry.lifecycle import (
     Transition,
@@ -114,10 +114,25 @@ def version_state(name: str, version: str, settings: SettingsDep) -> VersionStat
     return get_state(settings, model_name=name, version=version)
 
 
-@router.get("/models/{name}/versions/{version}/card", response_model=CardResponse)
-def version_card(name: str, version: str, settings: SettingsDep) -> CardResponse:
-    """The model card of a version."""
+@router.get(
+    "/models/{name}/versions/{version}/card",
+    response_model=CardResponse,
+    responses={200: {"content": {"text/html": {}, "text/markdown": {}}}},
+)
+def version_card(
+    name: str,
+    version: str,
+    settings: SettingsDep,
+    card_format: Annotated[
+        CardFormat, Query(alias="format", description="json (structured), markdown or html (a UTF-8 page).")
+    ] = "json",
+) -> CardResponse | Response:
+    """The model card of a version: structured with its Markdown, or rendered as Markdown or HTML."""
     card = get_card(settings, model_name=name, version=version)
+    if card_format == "html":
+        return HTMLResponse(render_html(card))
+    if card_format == "markdown":
+        return Response(render_markdown(card), media_type="text/markdown; charset=utf-8")
     return CardResponse(card=card, markdown=render_markdown(card), missing_fields=card.missing_fields())
 
 
