@@ -244,6 +244,22 @@ def import_model(
     )
 
 
+def adopt(
+    ctx: typer.Context,
+    name: NameArgument,
+    version: VersionArgument,
+    actor: ActorOption = None,
+    reason: ReasonOption = "",
+) -> None:
+    """Sign and record a version registered before governance existed (it then goes through review)."""
+    from registry.lifecycle import get_state
+    from registry.models import adopt_version
+
+    settings = _settings(ctx)
+    ref = adopt_version(settings, model_name=name, version=version, actor=_actor(actor), reason=reason)
+    _print_state(get_state(settings, model_name=ref.model_name, version=ref.version))
+
+
 def lifecycle_table(settings: Settings, name: str, version: str | None = None) -> Table:
     """The lifecycle steps of a model (or one version) as a table."""
     from registry.lifecycle import lifecycle_history
@@ -260,3 +276,4 @@ def register_model_commands(models_app: typer.Typer) -> None:
         models_app.command(command.__name__)(command)
     models_app.command("export")(export)
     models_app.command("import")(import_model)
+    models_app.command("adopt")(adopt)

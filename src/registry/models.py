@@ -28,6 +28,7 @@ from registry.signing import signed_record, verify_artifact
 from registry.store import (
     PUBLISHING_ALIASES,
     LifecycleState,
+    VersionRecord,
     add_record,
     apply_transition,
     governance_session,
@@ -36,7 +37,13 @@ from registry.store import (
 )
 from warehouse.audit import append_entry
 from warehouse.db import AliasEvent, MetadataDB, connect_metadata_db, utc_now
-from warehouse.errors import InvalidRequest, ModelIntegrityError, ModelNotFound, ModelNotReady
+from warehouse.errors import (
+    InvalidLifecycleTransition,
+    InvalidRequest,
+    ModelIntegrityError,
+    ModelNotFound,
+    ModelNotReady,
+)
 from warehouse.tracking import ensure_experiment, mlflow_client
 
 if TYPE_CHECKING:
@@ -59,6 +66,7 @@ LOOKUP_MISSES = (NOT_FOUND, "INVALID_PARAMETER_VALUE")
 """Error codes of a failed version or alias lookup (MLflow answers an unknown alias with the second)."""
 ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
 REGISTERED_BY_TAG = "warehouse.registered_by"
+ADOPTED_BY_TAG = "warehouse.adopted_by"
 RUN_TAG_PREFIX = "warehouse."
 
 
@@ -194,7 +202,33 @@ def register_model_files(
     return _ref(version)
 
 
-def _record_signed_version(settings: Settings, ref: ModelVersionRef, *, actor: str, reason: str) -> None:
+def adopt_version(
+    settings: Settings, *, model_name: str, version: str, actor: str, reason: str = ""
+) -> ModelVersionRef:
+    """Bring a version registered before governance existed under governance, in state ``registered``.
+
+    Such a version has no governance record, so :func:`fetch_model` refuses it (nothing says it was
+    reviewed, and there is no signature to verify). Adopting digests and signs its files with this
+    node's key and records its card as for a new registration; it then goes through review as usual.
+    """
+    if not VERSION_PATTERN.fullmatch(version):
+        raise InvalidRequest(f"version must be a version number, got {version!r}")
+    ref = resolve_version(settings, model_name=model_name, alias_or_version=version)
+    with governance_session(settings) as session:
+        if session.get(VersionRecord, (model_name, ref.version)) is not None:
+            raise InvalidLifecycleTransition(
+                f"{model_name} version {ref.version} is governed already; nothing to adopt"
+            )
+    why = reason or "adopted: registered before governance"
+    _record_signed_version(settings, ref, actor=actor, reason=why, action="adopt")
+    mlflow_client(settings).set_model_version_tag(model_name, ref.version, ADOPTED_BY_TAG, actor)
+    logger.info("adopted %s version %s (by %s)", model_name, ref.version, actor)
+    return ref
+
+
+def _record_signed_version(
+    settings: Settings, ref: ModelVersionRef, *, actor: str, reason: str, action: str = "register"
+) -> None:
     """Digest and sign the version's files and record it in state ``registered`` with its card."""
     from registry.card import card_from_metadata
 
@@ -203,7 +237,7 @@ def _record_signed_version(settings: Settings, ref: ModelVersionRef, *, actor: s
     card = card_from_metadata(ModelMetadata.read(directory / METADATA_ARTIFACT_PATH), version=ref.version)
     record.card = card.model_dump_json()
     with governance_session(settings) as session:
-        add_record(session, record, actor=actor, reason=reason)
+        add_record(session, record, actor=actor, reason=reason, action=action)
 
 
 def resolve_version(settings: Settings, *, model_name: str, alias_or_version: str) -> ModelVersionRef:

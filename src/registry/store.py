@@ -126,11 +126,11 @@ def load_record(session: Session, model_name: str, version: str, *, for_update: 
     return record
 
 
-def add_record(session: Session, record: VersionRecord, *, actor: str, reason: str) -> None:
-    """Insert a new version record in state ``registered``, with its first event and audit entry."""
+def add_record(session: Session, record: VersionRecord, *, actor: str, reason: str, action: str = "register") -> None:
+    """Insert a new version record in state ``registered``, with its first event and audit entry ``model.<action>``."""
     record.state = S.REGISTERED
     session.add(record)
-    _record_step(session, record, from_state=None, actor=actor, reason=reason, action="register")
+    _record_step(session, record, from_state=None, actor=actor, reason=reason, action=action)
 
 
 def add_imported_record(session: Session, record: VersionRecord, provenance: ModelProvenance, *, actor: str) -> None:
