@@ -73,8 +73,8 @@ class BundleManifest(BaseModel):
     format_version: Literal[1] = 1
     node_key_id: str = Field(pattern=KEY_ID)
     """Key id of the exporting node's SM2 key (its node id)."""
-    model_name: str
-    version: str
+    model_name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
+    version: str = Field(pattern=r"^[0-9]+$")
     alias: str | None
     """Alias the version was exported by, if it was named by one."""
     created_at: dt.datetime

@@ -294,6 +294,9 @@ def _read_contents(unpacked: UnpackedBundle) -> _BundleContents:
     except ValidationError as exc:
         raise BundleInvalid(f"a bundle member is invalid: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}") from exc
     metadata = ModelMetadata.read(directory / METADATA_MEMBER)
+    onnx = unpacked.manifest.member(ONNX_MEMBER)
+    if onnx is None or metadata.onnx_sm3 != onnx.sm3:
+        raise BundleInvalid(f"{METADATA_MEMBER} gives another SM3 digest for {ONNX_FILE_NAME} than the manifest")
     if card.model_name != unpacked.manifest.model_name:
         raise BundleInvalid(f"{CARD_MEMBER} is the card of {card.model_name!r}, not {unpacked.manifest.model_name!r}")
     return _BundleContents(unpacked.manifest, directory, card, lineage, metrics, metadata)

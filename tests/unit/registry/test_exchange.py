@@ -20,6 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from algorithms.base import ModelMetadata
 from registry.bundle import MANIFEST_MEMBER, SIGNATURE_MEMBER
 from registry.exchange import export_version, get_provenance, import_bundle
 from registry.lifecycle import get_state, lifecycle_history, promote
@@ -283,3 +284,27 @@ def test_export_and_import_over_http(province: Settings, city: Settings, tmp_pat
     assert (no_actor.status_code, no_actor.json()["error"]["code"]) == (422, "invalid_request")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "model_not_found")
     assert not list(city.runtime_dir.glob(".import-*"))
+
+
+def test_a_signed_bundle_whose_metadata_disagrees_with_its_onnx_is_refused(
+    province: Settings, city: Settings, tmp_path: Path
+) -> None:
+    from registry.bundle import write_bundle
+    from warehouse.security import ensure_node_key
+
+    bundle = export_version(province, model_name=NAME, alias_or_version="1", out=tmp_path / "b.tar", actor="p").bundle
+    unpacked = tmp_path / "unpacked"
+    with tarfile.open(bundle) as archive:
+        names = [name for name in archive.getnames() if name not in {MANIFEST_MEMBER, SIGNATURE_MEMBER}]
+        archive.extractall(unpacked, filter="data")
+    metadata = unpacked / "model" / "extra_files" / "warehouse_model.json"
+    text = metadata.read_text(encoding="utf-8")
+    original = ModelMetadata.model_validate_json(text).onnx_sm3
+    metadata.write_text(text.replace(original, "0" * 64), encoding="utf-8")
+    files = {name: unpacked / name for name in names}
+    write_bundle(bundle, files=files, key=ensure_node_key(province), model_name=NAME, version="1", alias=None)
+    _trust(city, province)
+
+    with pytest.raises(BundleInvalid, match=r"another SM3 digest for model\.onnx than the manifest"):
+        import_bundle(city, bundle, actor="c")
+    assert mlflow_client(city).search_model_versions(f"name='{NAME}'") == []
