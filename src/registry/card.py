@@ -4,10 +4,14 @@ A card is pre-filled from the version's :class:`~algorithms.base.ModelMetadata` 
 (feature service, training data, hold-out metrics, grading thresholds); people add the rest (intended
 use, owner department, limitations, data classification) before submitting it for review. Review and
 approval require a complete card; :meth:`ModelCard.missing_fields` names what is still missing.
+A card renders as Markdown (:func:`render_markdown`, kept in the version's MLflow tag) and as a
+self-contained UTF-8 HTML page (:func:`render_html`) in which every value people or training wrote is
+escaped, so a card field can never inject markup or script.
 """
 
 from __future__ import annotations
 
+from html import escape
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -141,3 +145,78 @@ def _grading_lines(grading: GradingPolicy) -> list[str]:
     ]
     basis = ["", f"Basis: {grading.basis}"] if grading.basis else []
     return ["| level | score from | warning |", "|---|---|---|", *rows, *basis]
+
+
+CardFormat = Literal["json", "markdown", "html"]
+HTML_STYLE = (
+    "body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;max-width:52rem;margin:2rem auto;"
+    "padding:0 1rem;line-height:1.5}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2rem .6rem}"
+    ".unset{color:#777;font-style:italic}"
+)
+
+
+def render_html(card: ModelCard) -> str:
+    """The card as a self-contained HTML page (UTF-8, every value escaped)."""
+    title = f"Model card: {card.model_name} version {card.version}"
+    facts = [
+        ("Algorithm", card.algorithm),
+        ("Owner department", card.owner_department),
+        ("Data classification", card.classification),
+        ("Feature service", card.feature_service),
+        ("Training data", card.training_data),
+    ]
+    body = [
+        f"<h1>{escape(title)}</h1>",
+        "<ul>",
+        *(f"<li><strong>{label}:</strong> {_html_value(value)}</li>" for label, value in facts),
+        "</ul>",
+        "<h2>Intended use</h2>",
+        _html_paragraph(card.intended_use),
+        "<h2>Evaluation metrics (hold-out)</h2>",
+        _html_table(["metric", "value"], [[name, f"{value:.4f}"] for name, value in sorted(card.metrics.items())]),
+        "<h2>Grading thresholds</h2>",
+        _html_grading(card.grading),
+        "<h2>Limitations</h2>",
+        _html_paragraph(card.limitations),
+    ]
+    head = f'<meta charset="utf-8"><title>{escape(title)}</title><style>{HTML_STYLE}</style>'
+    return (
+        f'<!DOCTYPE html>\n<html lang="zh-CN">\n<head>{head}</head>\n<body>\n'
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def _html_value(value: str | None) -> str:
+    return escape(value) if value else '<span class="unset">(not given)</span>'
+
+
+def _html_paragraph(text: str | None) -> str:
+    if not text:
+        return f"<p>{_html_value(None)}</p>"
+    return "\n".join(f"<p>{escape(part)}</p>" for part in text.split("\n\n"))
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    if not rows:
+        return f"<p>{_html_value(None)}</p>"
+    head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
+    lines = ["".join(f"<td>{escape(cell)}</td>" for cell in row) for row in rows]
+    return f"<table><tr>{head}</tr>" + "".join(f"<tr>{line}</tr>" for line in lines) + "</table>"
+
+
+def _html_grading(grading: GradingPolicy | None) -> str:
+    if grading is None:
+        return f"<p>{_html_value(None)}</p>"
+    bounds = ["-inf", *(f"{threshold:.4f}" for threshold in grading.thresholds)]
+    rows = [
+        [level, f">= {bound}", "yes" if level in grading.warning_levels else "no"]
+        for level, bound in zip(grading.levels, bounds, strict=True)
+    ]
+    basis = f"<p>Basis: {escape(grading.basis)}</p>" if grading.basis else ""
+    return _html_table(["level", "score from", "warning"], rows) + basis
+
+
+def render_card(card: ModelCard, card_format: Literal["markdown", "html"]) -> str:
+    """The card as Markdown or HTML."""
+    return render_html(card) if card_format == "html" else render_markdown(card)

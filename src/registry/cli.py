@@ -9,6 +9,8 @@ packages are imported inside the commands.
 from __future__ import annotations
 
 import getpass
+from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -165,12 +167,25 @@ def rollback(
     _print_move(rollback_alias(_settings(ctx), model_name=name, alias=alias, actor=_actor(actor), reason=reason))
 
 
-def card(ctx: typer.Context, name: NameArgument, version: VersionArgument) -> None:
-    """Print a version's model card as Markdown."""
-    from registry.card import render_markdown
+class CardOutput(StrEnum):
+    """How ``models card`` prints the card."""
+
+    MARKDOWN = "markdown"
+    HTML = "html"
+
+
+def card(
+    ctx: typer.Context,
+    name: NameArgument,
+    version: VersionArgument,
+    output_format: Annotated[CardOutput, typer.Option("--format", help="markdown or html.")] = CardOutput.MARKDOWN,
+) -> None:
+    """Print a version's model card as Markdown or HTML."""
+    from registry.card import render_card
     from registry.lifecycle import get_card
 
-    console.print(render_markdown(get_card(_settings(ctx), model_name=name, version=version)), markup=False)
+    text = render_card(get_card(_settings(ctx), model_name=name, version=version), output_format.value)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def state(ctx: typer.Context, name: NameArgument, version: VersionArgument) -> None:
@@ -182,6 +197,67 @@ def state(ctx: typer.Context, name: NameArgument, version: VersionArgument) -> N
     _print_state(current)
     console.print(f"  onnx SM3 {current.onnx_sm3}\n  signed by key {current.signer_key_id}", highlight=False)
     console.print(lifecycle_table(settings, name, version))
+
+
+def export(
+    ctx: typer.Context,
+    name: NameArgument,
+    alias: Annotated[str | None, typer.Option(help="Export the version this alias points at, e.g. champion.")] = None,
+    version: Annotated[str | None, typer.Option(help="Export this version number.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Bundle file to write (default: NAME-ALIAS.tar or NAME-vV.tar).")
+    ] = None,
+    actor: ActorOption = None,
+) -> None:
+    """Write an approved version as one bundle signed by this node (for another node to import)."""
+    from registry.exchange import export_version
+
+    if (alias is None) == (version is None):
+        raise InvalidRequest("give exactly one of --alias or --version")
+    target = alias or version or ""
+    path = out or Path(f"{name}-{alias}.tar" if alias else f"{name}-v{version}.tar")
+    report = export_version(_settings(ctx), model_name=name, alias_or_version=target, out=path, actor=_actor(actor))
+    console.print(
+        f"{report.model_name} v{report.version} -> {report.bundle} ({len(report.members)} members, "
+        f"signed by node {report.node_id}, bundle SM3 {report.bundle_sm3})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def import_model(
+    ctx: typer.Context,
+    bundle: Annotated[Path, typer.Argument(help="Bundle file exported by a trusted node.")],
+    actor: ActorOption = None,
+) -> None:
+    """Verify a bundle against its node's trusted key and register its version here, approved by its origin."""
+    from registry.exchange import import_bundle
+
+    report = import_bundle(_settings(ctx), bundle, actor=_actor(actor))
+    origin = report.provenance
+    again = " (imported before; nothing changed)" if report.already_imported else ""
+    console.print(
+        f"{report.model_name} v{report.version}: [bold]{report.state}[/bold], from node {origin.origin_node_id} "
+        f"({origin.origin_model_name} v{origin.origin_version}){again}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def adopt(
+    ctx: typer.Context,
+    name: NameArgument,
+    version: VersionArgument,
+    actor: ActorOption = None,
+    reason: ReasonOption = "",
+) -> None:
+    """Sign and record a version registered before governance existed (it then goes through review)."""
+    from registry.lifecycle import get_state
+    from registry.models import adopt_version
+
+    settings = _settings(ctx)
+    ref = adopt_version(settings, model_name=name, version=version, actor=_actor(actor), reason=reason)
+    _print_state(get_state(settings, model_name=ref.model_name, version=ref.version))
 
 
 def lifecycle_table(settings: Settings, name: str, version: str | None = None) -> Table:
@@ -198,3 +274,6 @@ def register_model_commands(models_app: typer.Typer) -> None:
     """Add the governance commands to the ``models`` sub-app."""
     for command in (submit, approve, reject, promote, rollback, suspend, reinstate, delist, card, state):
         models_app.command(command.__name__)(command)
+    models_app.command("export")(export)
+    models_app.command("import")(import_model)
+    models_app.command("adopt")(adopt)

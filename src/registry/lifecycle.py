@@ -99,7 +99,7 @@ def submit(
         apply_transition(session, record, "submit", actor=actor, reason=reason)
         record.card, record.submitted_by = completed.model_dump_json(), actor
         state = _state(record)
-    _tag_card(settings, completed)
+    tag_card(settings, completed)
     return state
 
 
@@ -193,7 +193,8 @@ def _card(record: VersionRecord) -> ModelCard:
     return ModelCard.model_validate_json(record.card)
 
 
-def _tag_card(settings: Settings, card: ModelCard) -> None:
+def tag_card(settings: Settings, card: ModelCard) -> None:
+    """Keep the card as Markdown in the version's MLflow tag (versioned with the model)."""
     markdown = render_markdown(card)
     if len(markdown) > MAX_TAG_CHARS:  # the metadata DB keeps the whole card either way
         markdown = f"{markdown[: MAX_TAG_CHARS - 120]}\n\n(truncated; full card SM3 {sm3_hex(markdown.encode())})"

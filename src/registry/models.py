@@ -28,6 +28,7 @@ from registry.signing import signed_record, verify_artifact
 from registry.store import (
     PUBLISHING_ALIASES,
     LifecycleState,
+    VersionRecord,
     add_record,
     apply_transition,
     governance_session,
@@ -36,8 +37,14 @@ from registry.store import (
 )
 from warehouse.audit import append_entry
 from warehouse.db import AliasEvent, MetadataDB, connect_metadata_db, utc_now
-from warehouse.errors import InvalidRequest, ModelIntegrityError, ModelNotFound, ModelNotReady
-from warehouse.tracking import mlflow_client
+from warehouse.errors import (
+    InvalidLifecycleTransition,
+    InvalidRequest,
+    ModelIntegrityError,
+    ModelNotFound,
+    ModelNotReady,
+)
+from warehouse.tracking import ensure_experiment, mlflow_client
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -59,6 +66,7 @@ LOOKUP_MISSES = (NOT_FOUND, "INVALID_PARAMETER_VALUE")
 """Error codes of a failed version or alias lookup (MLflow answers an unknown alias with the second)."""
 ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
 REGISTERED_BY_TAG = "warehouse.registered_by"
+ADOPTED_BY_TAG = "warehouse.adopted_by"
 RUN_TAG_PREFIX = "warehouse."
 
 
@@ -98,6 +106,18 @@ class AliasMove(BaseModel):
     at: dt.datetime
 
 
+class RunRecord(BaseModel):
+    """What a run for registered model files carries: where it goes, its tags, params and metrics."""
+
+    model_config = ConfigDict(frozen=True)
+
+    experiment: str
+    run_name: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: dict[str, float]
+
+
 class ModelArtifact(BaseModel):
     """A model version downloaded to this node: its ONNX file and its metadata card."""
 
@@ -135,7 +155,80 @@ def register_version(
     return _ref(version)
 
 
-def _record_signed_version(settings: Settings, ref: ModelVersionRef, *, actor: str, reason: str) -> None:
+def register_model_files(
+    settings: Settings,
+    *,
+    model_name: str,
+    directory: Path,
+    run: RunRecord,
+    version_tags: dict[str, str],
+    ready_timeout_s: int = 300,
+) -> ModelVersionRef:
+    """Register the model files in ``directory`` (e.g. from another node) as a new version of ``model_name``.
+
+    A run is created for them in experiment ``run.experiment`` with ``run``'s tags, params and
+    metrics (so the lineage shows in MLflow as for a trained version), the files are logged as
+    that run's model, and the model becomes the new version. Nothing is recorded in governance.
+    """
+    from mlflow.entities import Metric, Param
+
+    _check_model_name(model_name)
+    client = mlflow_client(settings)
+    experiment_id = ensure_experiment(settings, run.experiment)
+    created = client.create_run(experiment_id, run_name=run.run_name, tags=run.tags)
+    run_id = created.info.run_id
+    at_ms = int(utc_now().timestamp() * 1000)
+    client.log_batch(
+        run_id,
+        metrics=[Metric(name, value, at_ms, 0) for name, value in sorted(run.metrics.items())],
+        params=[Param(name, value) for name, value in sorted(run.params.items())],
+    )
+    logged = client.create_logged_model(experiment_id, name=MODEL_ARTIFACT_NAME, source_run_id=run_id)
+    client.log_model_artifacts(logged.model_id, str(directory))
+    client.finalize_logged_model(logged.model_id, "READY")
+    client.set_terminated(run_id)
+    _ensure_registered_model(client, model_name)
+    version = client.create_model_version(
+        name=model_name,
+        source=f"models:/{logged.model_id}",
+        run_id=run_id,
+        tags={**run.tags, **version_tags},
+        await_creation_for=ready_timeout_s,
+        model_id=logged.model_id,
+    )
+    version = client.get_model_version(model_name, version.version)
+    if version.status != "READY":
+        raise ModelNotReady(f"{model_name} version {version.version} is {version.status}, not READY")
+    return _ref(version)
+
+
+def adopt_version(
+    settings: Settings, *, model_name: str, version: str, actor: str, reason: str = ""
+) -> ModelVersionRef:
+    """Bring a version registered before governance existed under governance, in state ``registered``.
+
+    Such a version has no governance record, so :func:`fetch_model` refuses it (nothing says it was
+    reviewed, and there is no signature to verify). Adopting digests and signs its files with this
+    node's key and records its card as for a new registration; it then goes through review as usual.
+    """
+    if not VERSION_PATTERN.fullmatch(version):
+        raise InvalidRequest(f"version must be a version number, got {version!r}")
+    ref = resolve_version(settings, model_name=model_name, alias_or_version=version)
+    with governance_session(settings) as session:
+        if session.get(VersionRecord, (model_name, ref.version)) is not None:
+            raise InvalidLifecycleTransition(
+                f"{model_name} version {ref.version} is governed already; nothing to adopt"
+            )
+    why = reason or "adopted: registered before governance"
+    _record_signed_version(settings, ref, actor=actor, reason=why, action="adopt")
+    mlflow_client(settings).set_model_version_tag(model_name, ref.version, ADOPTED_BY_TAG, actor)
+    logger.info("adopted %s version %s (by %s)", model_name, ref.version, actor)
+    return ref
+
+
+def _record_signed_version(
+    settings: Settings, ref: ModelVersionRef, *, actor: str, reason: str, action: str = "register"
+) -> None:
     """Digest and sign the version's files and record it in state ``registered`` with its card."""
     from registry.card import card_from_metadata
 
@@ -144,7 +237,7 @@ def _record_signed_version(settings: Settings, ref: ModelVersionRef, *, actor: s
     card = card_from_metadata(ModelMetadata.read(directory / METADATA_ARTIFACT_PATH), version=ref.version)
     record.card = card.model_dump_json()
     with governance_session(settings) as session:
-        add_record(session, record, actor=actor, reason=reason)
+        add_record(session, record, actor=actor, reason=reason, action=action)
 
 
 def resolve_version(settings: Settings, *, model_name: str, alias_or_version: str) -> ModelVersionRef:

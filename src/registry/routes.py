@@ -7,13 +7,20 @@ Errors leave through the app's one handler as ``{"error": {"code", "message"}}``
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 
-from registry.card import ModelCard, ModelCardUpdate, render_markdown
+from registry.card import CardFormat, ModelCard, ModelCardUpdate, render_html, render_markdown
+from registry.exchange import ImportReport, export_version, import_bundle
 from registry.lifecycle import (
     Transition,
     VersionState,
@@ -31,6 +38,7 @@ from registry.lifecycle import (
 )
 from registry.models import AliasMove, alias_history
 from warehouse.audit import AuditEntry, ChainReport, list_entries, verify_chain
+from warehouse.errors import InvalidRequest
 from warehouse.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["governance"])
@@ -55,6 +63,11 @@ def _settings(request: Request) -> Settings:
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 Actor = Annotated[str, Field(min_length=1, max_length=200, description="Who acts (until API keys identify callers).")]
+ActorQuery = Annotated[
+    str, Query(min_length=1, max_length=200, description="Who acts (until API keys identify callers).")
+]
+MAX_BUNDLE_BYTES = 4 << 30
+"""Largest bundle accepted over HTTP."""
 
 
 class StepRequest(BaseModel):
@@ -101,10 +114,25 @@ def version_state(name: str, version: str, settings: SettingsDep) -> VersionStat
     return get_state(settings, model_name=name, version=version)
 
 
-@router.get("/models/{name}/versions/{version}/card", response_model=CardResponse)
-def version_card(name: str, version: str, settings: SettingsDep) -> CardResponse:
-    """The model card of a version."""
+@router.get(
+    "/models/{name}/versions/{version}/card",
+    response_model=CardResponse,
+    responses={200: {"content": {"text/html": {}, "text/markdown": {}}}},
+)
+def version_card(
+    name: str,
+    version: str,
+    settings: SettingsDep,
+    card_format: Annotated[
+        CardFormat, Query(alias="format", description="json (structured), markdown or html (a UTF-8 page).")
+    ] = "json",
+) -> CardResponse | Response:
+    """The model card of a version: structured with its Markdown, or rendered as Markdown or HTML."""
     card = get_card(settings, model_name=name, version=version)
+    if card_format == "html":
+        return HTMLResponse(render_html(card))
+    if card_format == "markdown":
+        return Response(render_markdown(card), media_type="text/markdown; charset=utf-8")
     return CardResponse(card=card, markdown=render_markdown(card), missing_fields=card.missing_fields())
 
 
@@ -144,6 +172,70 @@ def model_history(name: str, settings: SettingsDep) -> HistoryResponse:
     return HistoryResponse(
         aliases=alias_history(settings, name), lifecycle=lifecycle_history(settings, model_name=name)
     )
+
+
+@router.get(
+    "/models/{name}/versions/{version}/export",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/x-tar": {}}, "description": "The signed bundle."}},
+)
+def export_bundle(name: str, version: str, actor: ActorQuery, settings: SettingsDep) -> FileResponse:
+    """The version as one bundle signed by this node, for another node to import."""
+    settings.runtime_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=settings.runtime_dir, prefix=".export-http-"))
+    out = scratch / f"{name}-v{version}.tar"
+    try:
+        report = export_version(settings, model_name=name, alias_or_version=version, out=out, actor=actor)
+    except BaseException:
+        _remove_tree(scratch)
+        raise
+    return FileResponse(
+        report.bundle,
+        media_type="application/x-tar",
+        filename=report.bundle.name,
+        headers={"X-Bundle-SM3": report.bundle_sm3, "X-Node-Id": report.node_id},
+        background=BackgroundTask(_remove_tree, scratch),
+    )
+
+
+@router.post(
+    "/models/import",
+    response_model=ImportReport,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def import_model_bundle(request: Request, actor: ActorQuery) -> ImportReport:
+    """Import a bundle (the raw request body) signed by a trusted node; answers the local version."""
+    settings: Settings = request.app.state.settings
+    settings.runtime_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=settings.runtime_dir, prefix=".import-http-"))
+    try:
+        bundle = scratch / "upload.tar"
+        await _receive(request, bundle)
+        return await run_in_threadpool(import_bundle, settings, bundle, actor=actor)
+    finally:
+        await run_in_threadpool(_remove_tree, scratch)
+
+
+async def _receive(request: Request, path: Path) -> None:
+    """Write the request body to ``path`` as it arrives, refusing bodies over :data:`MAX_BUNDLE_BYTES`."""
+    received = 0
+    with path.open("wb") as sink:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > MAX_BUNDLE_BYTES:
+                raise InvalidRequest(f"a bundle is at most {MAX_BUNDLE_BYTES} bytes")
+            sink.write(chunk)
+    if received == 0:
+        raise InvalidRequest("the request body must be the bundle file (application/x-tar)")
+
+
+def _remove_tree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @router.get("/audit", response_model=list[AuditEntry])

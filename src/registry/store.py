@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, Integer, String, Text, select
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warehouse.audit import AuditHead, append_entry
@@ -73,6 +73,22 @@ class VersionRecord(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
+class ModelProvenance(Base):
+    """Where an imported version came from: the exporting node, its version there, the bundle."""
+
+    __tablename__ = "model_provenance"
+    __table_args__ = (UniqueConstraint("origin_node_id", "origin_model_name", "origin_version"),)
+
+    model_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    version: Mapped[str] = mapped_column(String(50), primary_key=True)
+    origin_node_id: Mapped[str] = mapped_column(String(16))
+    origin_model_name: Mapped[str] = mapped_column(String(200))
+    origin_version: Mapped[str] = mapped_column(String(50))
+    bundle_sm3: Mapped[str] = mapped_column(String(64))
+    imported_by: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
 class LifecycleEvent(Base):
     """One lifecycle step of a version: from which state to which, who, when and why."""
 
@@ -110,11 +126,41 @@ def load_record(session: Session, model_name: str, version: str, *, for_update: 
     return record
 
 
-def add_record(session: Session, record: VersionRecord, *, actor: str, reason: str) -> None:
-    """Insert a new version record in state ``registered``, with its first event and audit entry."""
+def add_record(session: Session, record: VersionRecord, *, actor: str, reason: str, action: str = "register") -> None:
+    """Insert a new version record in state ``registered``, with its first event and audit entry ``model.<action>``."""
     record.state = S.REGISTERED
     session.add(record)
-    _record_step(session, record, from_state=None, actor=actor, reason=reason, action="register")
+    _record_step(session, record, from_state=None, actor=actor, reason=reason, action=action)
+
+
+def add_imported_record(session: Session, record: VersionRecord, provenance: ModelProvenance, *, actor: str) -> None:
+    """Insert an imported version in state ``approved`` (its origin approved it), with its provenance."""
+    record.state = S.APPROVED
+    session.add(record)
+    session.add(provenance)
+    reason = (
+        f"imported from node {provenance.origin_node_id} ({provenance.origin_model_name} version "
+        f"{provenance.origin_version}, approved there); bundle SM3 {provenance.bundle_sm3}"
+    )
+    _record_step(session, record, from_state=None, actor=actor, reason=reason, action="import")
+
+
+def find_provenance(
+    session: Session, *, origin_node_id: str, origin_model_name: str, origin_version: str
+) -> ModelProvenance | None:
+    """The local version imported from that origin version, if it was imported before."""
+    return session.scalar(
+        select(ModelProvenance).where(
+            ModelProvenance.origin_node_id == origin_node_id,
+            ModelProvenance.origin_model_name == origin_model_name,
+            ModelProvenance.origin_version == origin_version,
+        )
+    )
+
+
+def load_provenance(session: Session, model_name: str, version: str) -> ModelProvenance | None:
+    """The provenance of a local version (None: it was registered here, not imported)."""
+    return session.get(ModelProvenance, (model_name, version))
 
 
 def apply_transition(session: Session, record: VersionRecord, action: str, *, actor: str, reason: str) -> None:

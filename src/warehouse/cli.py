@@ -21,6 +21,7 @@ from warehouse.console import BarAdvance, new_progress
 from warehouse.errors import WarehouseError
 from warehouse.library_env import apply_library_defaults
 from warehouse.logs import configure_logging
+from warehouse.nodes_cli import nodes_app
 from warehouse.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ register_model_commands(models_app)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(nodes_app, name="nodes")
 
 SeedOption = Annotated[int, typer.Option(help="Random seed for data generation, split and model.")]
 BuildingsOption = Annotated[int, typer.Option(min=100, help="Buildings in the synthetic population.")]

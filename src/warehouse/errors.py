@@ -127,3 +127,24 @@ class ExplanationUnavailable(Conflict):
     """Reasons were asked of a model version logged without an explainer."""
 
     code = "explanation_unavailable"
+
+
+class BundleInvalid(WarehouseError):
+    """A model bundle is malformed: not a bundle, an unsafe or unexpected member, an unreadable manifest."""
+
+    status = 422
+    code = "bundle_invalid"
+
+
+class BundleTampered(WarehouseError):
+    """A model bundle's signature or a member's SM3 digest does not verify."""
+
+    status = 422
+    code = "bundle_tampered"
+
+
+class UntrustedNode(WarehouseError):
+    """A model bundle was signed by a node whose public key this node does not trust."""
+
+    status = 422
+    code = "untrusted_node"
