@@ -8,16 +8,13 @@ approval require a complete card; :meth:`ModelCard.missing_fields` names what is
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from algorithms.base import ModelMetadata
 from algorithms.grading import GradingPolicy
 from warehouse.errors import ModelCardIncomplete
+from warehouse.security import ClassificationLevel
 
-ClassificationLevel = Literal["public", "internal", "sensitive", "restricted"]
-"""Data classification levels, from the least to the most protected."""
 REQUIRED_FIELDS = (
     "intended_use",
     "owner_department",
