@@ -1,11 +1,13 @@
 """``warehouse demo``: the fire-risk flow end to end on the embedded defaults, narrated.
 
 Generates the building population, fills the feature store, trains and publishes a champion, calls
-the local engine over HTTP, and scores the whole population in batch; then prints where to look.
+the local engine over HTTP (as the application ``demo-app``, with a key granted ``fire_risk`` that is
+revoked afterwards), and scores the whole population in batch; then prints where to look.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import TYPE_CHECKING
 
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
 
 SAMPLE_BUILDINGS = ("B0000001", "B0000002", "B0000003", "B9999999")
 """Three real buildings and one id that does not exist, to show per-entity errors."""
+DEMO_APPLICATION = "demo-app"
+DEMO_KEY_LIFETIME = dt.timedelta(hours=1)
 
 
 def run_demo(settings: Settings, *, n_buildings: int, seed: int, console: Console) -> None:
@@ -76,12 +80,31 @@ def _call_local_engine(settings: Settings) -> ScoreResponse:
 
     from serving.engines.local import running_server
     from serving.schemas import ScoreResponse
+    from warehouse.identity import provision_caller, revoke_key
+    from warehouse.permissions import Role
 
-    with running_server(settings) as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
-        _wait_ready(client)
-        response = client.post("/v1/score/fire_risk", json={"entities": list(SAMPLE_BUILDINGS)})
-        response.raise_for_status()
-        return ScoreResponse.model_validate(response.json())
+    key = provision_caller(
+        settings,
+        name=DEMO_APPLICATION,
+        kind="application",
+        roles=[Role.APP],
+        clearance="internal",
+        grants=["fire_risk"],
+        expires_in=DEMO_KEY_LIFETIME,
+        actor="demo",
+    )
+    headers = {"Authorization": f"Bearer {key.token}"}
+    try:
+        with (
+            running_server(settings) as base_url,
+            httpx.Client(base_url=base_url, timeout=60, headers=headers) as client,
+        ):
+            _wait_ready(client)
+            response = client.post("/v1/score/fire_risk", json={"entities": list(SAMPLE_BUILDINGS)})
+            response.raise_for_status()
+            return ScoreResponse.model_validate(response.json())
+    finally:
+        revoke_key(settings, key.key_id, actor="demo")
 
 
 def _wait_ready(client: httpx.Client, timeout_s: float = 120.0) -> None:
@@ -121,5 +144,6 @@ def _print_where_to_look(settings: Settings, output_dir: Path, console: Console)
         f"  MLflow UI       .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_uri}",
         f"  serve the API   {cli} serve  (then open http://{settings.host}:{settings.port}/docs)",
         f"  alias history   {cli} models history fire_risk",
+        f"  API keys        {cli} principals list; {cli} keys create NAME  (every route but health needs one)",
     ]
     console.print("\n".join(lines), soft_wrap=True)

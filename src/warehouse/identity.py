@@ -27,13 +27,13 @@ from warehouse.db import Base, MetadataDB, connect_metadata_db, open_metadata_db
 from warehouse.errors import ApiKeyNotFound, InvalidRequest, PrincipalExists, PrincipalNotFound, Unauthenticated
 from warehouse.permissions import Permission, Role, permissions_of
 from warehouse.security import (
-    CLASSIFICATION_LEVELS,
     ClassificationLevel,
     api_key_digest,
     api_key_matches,
     format_api_key,
     new_api_key,
     parse_api_key,
+    parse_classification,
 )
 
 if TYPE_CHECKING:
@@ -326,9 +326,9 @@ def authenticate_token(session: Session, token: str, *, now: dt.datetime) -> Cal
         key.last_used_at = now
     return Caller(
         principal=principal.name,
-        kind=_kind(principal.kind),
+        kind=parse_kind(principal.kind),
         roles=frozenset(_roles(principal.roles)),
-        clearance=_level(principal.clearance),
+        clearance=parse_classification(principal.clearance),
         key_id=key_id,
         granted_models=frozenset(_grants(session, principal.id)),
     )
@@ -361,7 +361,12 @@ def _new_principal(
     if session.scalar(select(PrincipalRecord.id).where(PrincipalRecord.name == name)) is not None:
         raise PrincipalExists(f"a principal named {name!r} already exists")
     record = PrincipalRecord(
-        name=name, kind=_kind(kind), roles=",".join(role_names), clearance=_level(clearance), created_at=utc_now()
+        name=name,
+        kind=parse_kind(kind),
+        roles=",".join(role_names),
+        clearance=parse_classification(clearance),
+        created_at=utc_now(),
+        disabled=False,
     )
     session.add(record)
     session.flush()
@@ -416,9 +421,9 @@ def _grants(session: Session, principal_id: int) -> list[str]:
 def _principal_view(record: PrincipalRecord, grants: Iterable[str]) -> PrincipalView:
     return PrincipalView(
         name=record.name,
-        kind=_kind(record.kind),
+        kind=parse_kind(record.kind),
         roles=tuple(_roles(record.roles)),
-        clearance=_level(record.clearance),
+        clearance=parse_classification(record.clearance),
         created_at=_utc(record.created_at),
         disabled=record.disabled,
         granted_models=tuple(grants),
@@ -440,19 +445,12 @@ def _roles(stored: str) -> list[Role]:
     return [Role(name) for name in stored.split(",") if name]
 
 
-def _kind(value: str) -> PrincipalKind:
+def parse_kind(value: str) -> PrincipalKind:
     if value == "department":
         return "department"
     if value == "application":
         return "application"
     raise InvalidRequest(f"principal kind must be department or application, got {value!r}")
-
-
-def _level(value: str) -> ClassificationLevel:
-    for level in CLASSIFICATION_LEVELS:
-        if value == level:
-            return level
-    raise InvalidRequest(f"clearance must be one of {', '.join(CLASSIFICATION_LEVELS)}, got {value!r}")
 
 
 def _optional_utc(moment: dt.datetime | None) -> dt.datetime | None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from warehouse.errors import ConfigurationError
+from warehouse.errors import ConfigurationError, InvalidRequest
 
 if TYPE_CHECKING:
     from gmssl.sm2 import CryptSM2  # type: ignore[import-untyped]  # gmssl ships no type information
@@ -51,6 +51,14 @@ API_KEY_SECRET_BYTES = 32
 def clears(clearance: ClassificationLevel, level: ClassificationLevel) -> bool:
     """True when a caller cleared to ``clearance`` may see data classified ``level``."""
     return CLASSIFICATION_LEVELS.index(clearance) >= CLASSIFICATION_LEVELS.index(level)
+
+
+def parse_classification(value: str) -> ClassificationLevel:
+    """``value`` as a classification level (``invalid_request`` naming the levels otherwise)."""
+    for level in CLASSIFICATION_LEVELS:
+        if value == level:
+            return level
+    raise InvalidRequest(f"a classification level is one of {', '.join(CLASSIFICATION_LEVELS)}, got {value!r}")
 
 
 def highest_level(levels: list[ClassificationLevel]) -> ClassificationLevel:
