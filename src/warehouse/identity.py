@@ -315,7 +315,7 @@ def authenticate_token(session: Session, token: str, *, now: dt.datetime) -> Cal
     ).one_or_none()
     if row is None:
         raise Unauthenticated(INVALID_KEY, reason="unknown_key", key_id=key_id)
-    key, principal = row.tuple()
+    key, principal = row
     if not api_key_matches(key_id=key_id, secret=secret, salt=key.salt, digest=key.secret_digest):
         raise Unauthenticated(INVALID_KEY, reason="wrong_secret", key_id=key_id)
     refusal = _refusal(key, principal, now)
