@@ -92,7 +92,10 @@ def principals_list(ctx: typer.Context) -> None:
     """Every principal with its roles, clearance and granted models."""
     from warehouse.identity import list_principals
 
-    table = Table("name", "kind", "roles", "clearance", "granted models", "disabled", "created", title="principals")
+    table = Table(title="principals")
+    table.add_column("name", no_wrap=True)
+    for column in ("kind", "roles", "clearance", "granted models", "disabled", "created"):
+        table.add_column(column)
     for view in list_principals(_settings(ctx)):
         table.add_row(
             view.name,
@@ -172,7 +175,10 @@ def keys_list(
     """Key ids, owners, expiry, revocation and last use (never a secret)."""
     from warehouse.identity import list_keys
 
-    table = Table("key id", "principal", "created", "expires", "revoked", "last used", title="API keys")
+    table = Table(title="API keys")
+    table.add_column("key id", no_wrap=True)  # copied into 'keys revoke': never broken across lines
+    for column in ("principal", "created", "expires", "revoked", "last used"):
+        table.add_column(column)
     for key in list_keys(_settings(ctx), principal=principal):
         times = (key.created_at, key.expires_at, key.revoked_at, key.last_used_at)
         table.add_row(key.key_id, key.principal, *(_when(moment) for moment in times))
