@@ -137,7 +137,7 @@ class AccessDenied(WarehouseError):
     """
 
     status = 403
-    code = "forbidden"
+    code = "access_denied"
 
     def __init__(self, message: str, *, actor: str = "anonymous", reason: str = "", key_id: str | None = None) -> None:
         super().__init__(message)
