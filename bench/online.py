@@ -39,7 +39,9 @@ class Result:
     errors: int
 
 
-async def _load(base_url: str, path: str, body: object, *, connections: int, requests: int) -> Result:
+async def _load(
+    base_url: str, path: str, body: object, *, connections: int, requests: int, headers: dict[str, str]
+) -> Result:
     latencies: list[float] = []
     errors = 0
     remaining = requests
@@ -54,7 +56,7 @@ async def _load(base_url: str, path: str, body: object, *, connections: int, req
             errors += response.status_code != 200
 
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30, headers=headers) as client:
         for _ in range(50):
             await client.post(path, json=body)
         started = time.perf_counter()
@@ -70,10 +72,13 @@ async def _load(base_url: str, path: str, body: object, *, connections: int, req
     )
 
 
-def measure(name: str, base_url: str, path: str, body: object, requests: int) -> list[Result]:
+def measure(
+    name: str, base_url: str, path: str, body: object, requests: int, headers: dict[str, str] | None = None
+) -> list[Result]:
     results = []
     for connections in (1, 8):
-        result = asyncio.run(_load(base_url, path, body, connections=connections, requests=requests))
+        load = _load(base_url, path, body, connections=connections, requests=requests, headers=headers or {})
+        result = asyncio.run(load)
         result.system = name
         print(
             f"system={name:<18} conns={connections} p50_ms={result.p50_ms:7.3f} p99_ms={result.p99_ms:7.3f} "
@@ -122,10 +127,9 @@ def main() -> None:
         port = free_port()
         local = [sys.executable, "-m", "warehouse", "--data-dir", str(settings.data_dir), "serve", "--port", str(port)]
         with server(local, port, {}, "/v2/health/ready") as base:
-            results["inline"] = measure("local_inline", base, "/v1/score/fire_risk", {"features": [row]}, args.requests)
-            results["entity"] = measure(
-                "local_entity", base, "/v1/score/fire_risk", {"entities": ["B0000001"]}, args.requests
-            )
+            score, key = "/v1/score/fire_risk", bench.headers
+            results["inline"] = measure("local_inline", base, score, {"features": [row]}, args.requests, key)
+            results["entity"] = measure("local_entity", base, score, {"entities": ["B0000001"]}, args.requests, key)
         _print_ratios(results)
 
 

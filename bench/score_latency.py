@@ -94,6 +94,8 @@ class BenchWarehouse:
     frame: pd.DataFrame
     row: dict[str, float | None]
     ordered: list[float | None]
+    headers: dict[str, str]
+    """The ``Authorization`` header of an application key granted fire_risk (the warehouse's API needs one)."""
 
 
 @contextmanager
@@ -105,6 +107,8 @@ def prepare_bench_warehouse(buildings: int, prefix: str) -> Iterator[BenchWareho
     from features.online import read_online_features
     from features.store import open_feature_store
     from registry.models import fetch_model, resolve_version
+    from warehouse.identity import provision_caller
+    from warehouse.permissions import Role
     from warehouse.pipeline import build_demo_warehouse
     from warehouse.settings import Settings
 
@@ -119,7 +123,11 @@ def prepare_bench_warehouse(buildings: int, prefix: str) -> Iterator[BenchWareho
         ).frame
         row = {k: (None if v != v else float(v)) for k, v in frame.iloc[0].items()}
         ordered = [row[name] for name in artifact.metadata.feature_names]
-        yield BenchWarehouse(settings, artifact, ref.version, frame, row, ordered)
+        key = provision_caller(
+            settings, name="bench-app", kind="application", roles=[Role.APP], clearance="internal", grants=["fire_risk"]
+        )
+        headers = {"Authorization": f"Bearer {key.token}"}
+        yield BenchWarehouse(settings, artifact, ref.version, frame, row, ordered, headers)
 
 
 def main() -> None:
@@ -151,8 +159,9 @@ def main() -> None:
         warehouse = [sys.executable, "-m", "warehouse", "--data-dir", str(settings.data_dir), "serve"]
         with (
             server([*warehouse, "--port", str(port)], port, {}, "/v2/health/ready") as base,
-            httpx.Client(base_url=base) as client,
+            httpx.Client(base_url=base, headers=bench.headers) as client,
         ):
+            client.post("/v1/score/fire_risk", json={"entities": ["B0000001"]}).raise_for_status()
             inline = timed(lambda: client.post("/v1/score/fire_risk", json={"features": [row]}), args.requests)
             by_id = timed(lambda: client.post("/v1/score/fire_risk", json={"entities": ["B0000001"]}), args.requests)
         report("local_engine_inline", inline, ("bare_fastapi_ort", bare_http))

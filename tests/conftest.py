@@ -3,6 +3,7 @@
 The prepared warehouse (features online plus one approved fire-risk champion, built from a small
 seeded population) is built once per session and copied for each test that asks for ``settings``.
 Integration fixtures create a fresh PostgreSQL database or Redis key prefix per use and drop it after.
+``auth_headers`` and ``admin_headers`` give API keys over ``settings`` (see ``tests/auth_helpers.py``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.auth_helpers import caller_headers
 from warehouse.library_env import LIBRARY_DEFAULTS
 from warehouse.settings import Settings
 
@@ -48,6 +51,22 @@ def settings(prepared_warehouse: Path, tmp_path: Path) -> Settings:
     """Settings over a private copy of the prepared warehouse."""
     shutil.copytree(prepared_warehouse, tmp_path / "wh")
     return Settings(data_dir=tmp_path / "wh")
+
+
+@pytest.fixture
+def auth_headers(settings: Settings) -> Callable[..., dict[str, str]]:
+    """Factory: ``auth_headers("reviewer", clearance="internal")`` -> headers of a new key with those roles."""
+
+    def make(*roles: str, **options: Any) -> dict[str, str]:
+        return caller_headers(settings, *roles, **options)
+
+    return make
+
+
+@pytest.fixture
+def admin_headers(settings: Settings) -> dict[str, str]:
+    """Headers of an ``admin`` key (clearance restricted) over ``settings``."""
+    return caller_headers(settings, "admin", name="test-admin")
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from algorithms.base import ModelMetadata
 from algorithms.grading import GradingPolicy
 from warehouse.errors import ModelCardIncomplete
+from warehouse.security import ClassificationLevel
 
-ClassificationLevel = Literal["public", "internal", "sensitive", "restricted"]
-"""Data classification levels, from the least to the most protected."""
 REQUIRED_FIELDS = (
     "intended_use",
     "owner_department",

@@ -2,8 +2,8 @@
 
 ``warehouse models submit|approve|reject|promote|rollback|suspend|reinstate|delist|card|state``; the
 composing CLI (``warehouse.cli``) adds them to its ``models`` sub-app. The acting person comes from
-``--actor`` (default: the OS user); API keys and roles are not part of this increment. Heavy
-packages are imported inside the commands.
+``--actor`` (default: the OS user): the CLI is the local operator's tool, while over HTTP the actor
+is the principal whose API key made the request. Heavy packages are imported inside the commands.
 """
 
 from __future__ import annotations

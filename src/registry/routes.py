@@ -1,15 +1,17 @@
 """HTTP routes of model governance under ``/v1/models`` and the audit log under ``/v1/audit``.
 
 The routes only translate HTTP to :mod:`registry.lifecycle` calls and back; every rule lives there.
-The acting person comes from the request body for now: API keys and roles arrive with RBAC.
-Errors leave through the app's one handler as ``{"error": {"code", "message"}}``.
+Each route declares its permission; the acting person is the authenticated principal (so the
+two-person rule holds across principals), and the caller's clearance must reach the model's
+classification (an ``app`` caller must also be granted the model). Errors leave through the app's
+one handler as ``{"error": {"code", "message"}}``.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from enum import StrEnum
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +22,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from registry.card import CardFormat, ModelCard, ModelCardUpdate, render_html, render_markdown
+from registry.classification import model_classification, version_classification
 from registry.exchange import ImportReport, export_version, import_bundle
 from registry.lifecycle import (
     Transition,
@@ -38,22 +41,22 @@ from registry.lifecycle import (
 )
 from registry.models import AliasMove, alias_history
 from warehouse.audit import AuditEntry, ChainReport, list_entries, verify_chain
+from warehouse.auth import CallerDep, require, require_clearance, require_grant
 from warehouse.errors import InvalidRequest
+from warehouse.identity import Caller
+from warehouse.permissions import Permission
+from warehouse.security import highest_level
 from warehouse.settings import Settings
 
 router = APIRouter(prefix="/v1", tags=["governance"])
 
-
-class StepName(StrEnum):
-    """Lifecycle steps that need only an actor and a reason."""
-
-    REJECT = "reject"
-    SUSPEND = "suspend"
-    REINSTATE = "reinstate"
-    DELIST = "delist"
-
-
-STEPS = {StepName.REJECT: reject, StepName.SUSPEND: suspend, StepName.REINSTATE: reinstate, StepName.DELIST: delist}
+STEPS: dict[str, tuple[Callable[..., VersionState], Permission]] = {
+    "reject": (reject, Permission.MODELS_APPROVE),
+    "suspend": (suspend, Permission.MODELS_SUSPEND),
+    "reinstate": (reinstate, Permission.MODELS_SUSPEND),
+    "delist": (delist, Permission.MODELS_DELIST),
+}
+"""Lifecycle steps that need only a reason, each with the permission it takes."""
 
 
 def _settings(request: Request) -> Settings:
@@ -62,20 +65,17 @@ def _settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-Actor = Annotated[str, Field(min_length=1, max_length=200, description="Who acts (until API keys identify callers).")]
-ActorQuery = Annotated[
-    str, Query(min_length=1, max_length=200, description="Who acts (until API keys identify callers).")
-]
 MAX_BUNDLE_BYTES = 4 << 30
 """Largest bundle accepted over HTTP."""
+Reader = Annotated[Caller, Depends(require(Permission.MODELS_READ))]
+Exchanger = Annotated[Caller, Depends(require(Permission.MODELS_EXCHANGE))]
 
 
 class StepRequest(BaseModel):
-    """A lifecycle step: who takes it and why."""
+    """A lifecycle step: why it is taken (who takes it is the authenticated caller)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    actor: Actor
     reason: str = Field(default="", max_length=4000)
 
 
@@ -108,9 +108,20 @@ class HistoryResponse(BaseModel):
     lifecycle: list[Transition]
 
 
+def _check_version(settings: Settings, caller: Caller, name: str, version: str) -> None:
+    require_grant(caller, name)
+    require_clearance(caller, name, version_classification(settings, model_name=name, version=version))
+
+
+def _check_model(settings: Settings, caller: Caller, name: str) -> None:
+    require_grant(caller, name)
+    require_clearance(caller, name, model_classification(settings, model_name=name))
+
+
 @router.get("/models/{name}/versions/{version}", response_model=VersionState)
-def version_state(name: str, version: str, settings: SettingsDep) -> VersionState:
+def version_state(name: str, version: str, settings: SettingsDep, caller: Reader) -> VersionState:
     """Lifecycle state, digests and signer of a version."""
+    _check_version(settings, caller, name, version)
     return get_state(settings, model_name=name, version=version)
 
 
@@ -123,11 +134,13 @@ def version_card(
     name: str,
     version: str,
     settings: SettingsDep,
+    caller: Reader,
     card_format: Annotated[
         CardFormat, Query(alias="format", description="json (structured), markdown or html (a UTF-8 page).")
     ] = "json",
 ) -> CardResponse | Response:
     """The model card of a version: structured with its Markdown, or rendered as Markdown or HTML."""
+    _check_version(settings, caller, name, version)
     card = get_card(settings, model_name=name, version=version)
     if card_format == "html":
         return HTMLResponse(render_html(card))
@@ -137,38 +150,93 @@ def version_card(
 
 
 @router.post("/models/{name}/versions/{version}/submit", response_model=VersionState)
-def submit_version(name: str, version: str, body: SubmitRequest, settings: SettingsDep) -> VersionState:
-    """Complete the card and send the version to review."""
-    return submit(settings, model_name=name, version=version, actor=body.actor, reason=body.reason, card=body.card)
+def submit_version(
+    name: str,
+    version: str,
+    body: SubmitRequest,
+    settings: SettingsDep,
+    caller: Annotated[Caller, Depends(require(Permission.MODELS_SUBMIT))],
+) -> VersionState:
+    """Complete the card and send the version to review (the level it ends with must be within clearance)."""
+    require_grant(caller, name)
+    stored = get_card(settings, model_name=name, version=version).classification
+    given = body.card.classification if body.card else None
+    levels = [level for level in (stored, given) if level]
+    level = highest_level(levels) if levels else version_classification(settings, model_name=name, version=version)
+    require_clearance(caller, name, level)
+    card = body.card
+    return submit(settings, model_name=name, version=version, actor=caller.principal, reason=body.reason, card=card)
 
 
 @router.post("/models/{name}/versions/{version}/approve", response_model=VersionState)
-def approve_version(name: str, version: str, body: StepRequest, settings: SettingsDep) -> VersionState:
-    """Approve a version in review (never by its submitter)."""
-    return approve(settings, model_name=name, version=version, actor=body.actor, reason=body.reason)
+def approve_version(
+    name: str,
+    version: str,
+    body: StepRequest,
+    settings: SettingsDep,
+    caller: Annotated[Caller, Depends(require(Permission.MODELS_APPROVE))],
+) -> VersionState:
+    """Approve a version in review (never by the principal that submitted it)."""
+    _check_version(settings, caller, name, version)
+    return approve(settings, model_name=name, version=version, actor=caller.principal, reason=body.reason)
 
 
-@router.post("/models/{name}/versions/{version}/{step}", response_model=VersionState)
-def step_version(name: str, version: str, step: StepName, body: StepRequest, settings: SettingsDep) -> VersionState:
-    """Reject, suspend, reinstate or delist a version."""
-    return STEPS[step](settings, model_name=name, version=version, actor=body.actor, reason=body.reason)
+def _step_route(step: str) -> None:
+    """Register ``POST /models/{name}/versions/{version}/<step>`` with the step's own permission."""
+    action, permission = STEPS[step]
+
+    def step_version(
+        name: str, version: str, body: StepRequest, settings: SettingsDep, caller: CallerDep
+    ) -> VersionState:
+        _check_version(settings, caller, name, version)
+        return action(settings, model_name=name, version=version, actor=caller.principal, reason=body.reason)
+
+    router.add_api_route(
+        f"/models/{{name}}/versions/{{version}}/{step}",
+        step_version,
+        methods=["POST"],
+        response_model=VersionState,
+        dependencies=[Depends(require(permission))],  # the caller itself comes from the cached CallerDep
+        name=f"{step}_version",
+        summary=f"{step.capitalize()} a version",
+    )
+
+
+for _step in STEPS:
+    _step_route(_step)
 
 
 @router.post("/models/{name}/aliases/{alias}", response_model=AliasMove)
-def promote_version(name: str, alias: str, body: PromoteRequest, settings: SettingsDep) -> AliasMove:
+def promote_version(
+    name: str,
+    alias: str,
+    body: PromoteRequest,
+    settings: SettingsDep,
+    caller: Annotated[Caller, Depends(require(Permission.MODELS_PROMOTE))],
+) -> AliasMove:
     """Point an alias at an approved or published version."""
-    return promote(settings, model_name=name, version=body.version, alias=alias, actor=body.actor, reason=body.reason)
+    _check_version(settings, caller, name, body.version)
+    actor = caller.principal
+    return promote(settings, model_name=name, version=body.version, alias=alias, actor=actor, reason=body.reason)
 
 
 @router.post("/models/{name}/aliases/{alias}/rollback", response_model=AliasMove)
-def rollback_alias(name: str, alias: str, body: StepRequest, settings: SettingsDep) -> AliasMove:
+def rollback_alias(
+    name: str,
+    alias: str,
+    body: StepRequest,
+    settings: SettingsDep,
+    caller: Annotated[Caller, Depends(require(Permission.MODELS_PROMOTE))],
+) -> AliasMove:
     """Point an alias back at its previous holder."""
-    return rollback(settings, model_name=name, alias=alias, actor=body.actor, reason=body.reason)
+    _check_model(settings, caller, name)
+    return rollback(settings, model_name=name, alias=alias, actor=caller.principal, reason=body.reason)
 
 
 @router.get("/models/{name}/history", response_model=HistoryResponse)
-def model_history(name: str, settings: SettingsDep) -> HistoryResponse:
+def model_history(name: str, settings: SettingsDep, caller: Reader) -> HistoryResponse:
     """Alias moves and lifecycle steps of a model."""
+    _check_model(settings, caller, name)
     return HistoryResponse(
         aliases=alias_history(settings, name), lifecycle=lifecycle_history(settings, model_name=name)
     )
@@ -179,13 +247,14 @@ def model_history(name: str, settings: SettingsDep) -> HistoryResponse:
     response_class=FileResponse,
     responses={200: {"content": {"application/x-tar": {}}, "description": "The signed bundle."}},
 )
-def export_bundle(name: str, version: str, actor: ActorQuery, settings: SettingsDep) -> FileResponse:
+def export_bundle(name: str, version: str, settings: SettingsDep, caller: Exchanger) -> FileResponse:
     """The version as one bundle signed by this node, for another node to import."""
+    _check_model(settings, caller, name)
     settings.runtime_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(dir=settings.runtime_dir, prefix=".export-http-"))
     out = scratch / f"{name}-v{version}.tar"
     try:
-        report = export_version(settings, model_name=name, alias_or_version=version, out=out, actor=actor)
+        report = export_version(settings, model_name=name, alias_or_version=version, out=out, actor=caller.principal)
     except BaseException:
         _remove_tree(scratch)
         raise
@@ -208,7 +277,7 @@ def export_bundle(name: str, version: str, actor: ActorQuery, settings: Settings
         }
     },
 )
-async def import_model_bundle(request: Request, actor: ActorQuery) -> ImportReport:
+async def import_model_bundle(request: Request, caller: Exchanger) -> ImportReport:
     """Import a bundle (the raw request body) signed by a trusted node; answers the local version."""
     settings: Settings = request.app.state.settings
     settings.runtime_dir.mkdir(parents=True, exist_ok=True)
@@ -216,7 +285,7 @@ async def import_model_bundle(request: Request, actor: ActorQuery) -> ImportRepo
     try:
         bundle = scratch / "upload.tar"
         await _receive(request, bundle)
-        return await run_in_threadpool(import_bundle, settings, bundle, actor=actor)
+        return await run_in_threadpool(import_bundle, settings, bundle, actor=caller.principal)
     finally:
         await run_in_threadpool(_remove_tree, scratch)
 
@@ -238,7 +307,7 @@ def _remove_tree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@router.get("/audit", response_model=list[AuditEntry])
+@router.get("/audit", response_model=list[AuditEntry], dependencies=[Depends(require(Permission.AUDIT_READ))])
 def audit_entries(
     settings: SettingsDep,
     actor: Annotated[str | None, Query(max_length=200)] = None,
@@ -249,7 +318,7 @@ def audit_entries(
     return list_entries(settings, actor=actor, subject=subject, limit=limit)
 
 
-@router.get("/audit/verify", response_model=ChainReport)
+@router.get("/audit/verify", response_model=ChainReport, dependencies=[Depends(require(Permission.AUDIT_READ))])
 def audit_verify(settings: SettingsDep) -> ChainReport:
     """Walk the audit chain and report the first broken entry, if any."""
     return verify_chain(settings)

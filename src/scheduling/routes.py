@@ -1,8 +1,9 @@
 """HTTP routes of the scheduling package: jobs, runs and alerts under ``/v1``.
 
 Only HTTP here; the logic lives in :mod:`scheduling.jobs` and :mod:`scheduling.alerts`. Domain
-errors leave through the app's one error handler. No authentication yet: role checks (admin for
-jobs, reviewer for alerts) arrive with the RBAC increment.
+errors leave through the app's one error handler. Each route declares its permission (see
+:mod:`warehouse.permissions`: admins manage jobs, reviewers act on alerts); whoever acts on an alert
+is the authenticated principal.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from scheduling.alerts import Alert, AlertAction, act_on_alert, list_alerts
 from scheduling.jobs import JobView, RunView, add_job, get_job, get_run, list_jobs, list_runs, set_paused
 from scheduling.specs import JobSpec
+from warehouse.auth import require
+from warehouse.identity import Caller
+from warehouse.permissions import Permission
 from warehouse.settings import Settings
 
 router = APIRouter(tags=["scheduling"])
@@ -26,42 +30,43 @@ def _settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
+READ_JOBS = [Depends(require(Permission.JOBS_READ))]
+MANAGE_JOBS = [Depends(require(Permission.JOBS_MANAGE))]
 
 
 class AlertActionRequest(BaseModel):
-    """Who acts on an alert and, for dismissal, why."""
+    """Why an alert is acted on (needed for dismissal); who acts is the authenticated caller."""
 
     model_config = ConfigDict(extra="forbid")
 
-    actor: str = Field(min_length=1, max_length=200)
-    reason: str = ""
+    reason: str = Field(default="", max_length=4000)
 
 
-@router.get("/v1/jobs")
+@router.get("/v1/jobs", dependencies=READ_JOBS)
 def jobs_index(settings: SettingsDep) -> list[JobView]:
     """Every job."""
     return list_jobs(settings)
 
 
-@router.post("/v1/jobs", status_code=201)
+@router.post("/v1/jobs", status_code=201, dependencies=MANAGE_JOBS)
 def jobs_create(settings: SettingsDep, spec: JobSpec) -> JobView:
     """Add a job (409 ``job_exists`` if the name is taken)."""
     return add_job(settings, spec)
 
 
-@router.get("/v1/jobs/{name}")
+@router.get("/v1/jobs/{name}", dependencies=READ_JOBS)
 def jobs_show(settings: SettingsDep, name: str) -> JobView:
     """One job."""
     return get_job(settings, name)
 
 
-@router.post("/v1/jobs/{name}/{state}")
+@router.post("/v1/jobs/{name}/{state}", dependencies=MANAGE_JOBS)
 def jobs_set_state(settings: SettingsDep, name: str, state: Literal["pause", "resume"]) -> JobView:
     """Pause a job, or make it active again."""
     return set_paused(settings, name, paused=state == "pause")
 
 
-@router.get("/v1/runs")
+@router.get("/v1/runs", dependencies=READ_JOBS)
 def runs_index(
     settings: SettingsDep,
     job: Annotated[str | None, Query(description="Only this job's runs.")] = None,
@@ -71,13 +76,13 @@ def runs_index(
     return list_runs(settings, job_name=job, limit=limit)
 
 
-@router.get("/v1/runs/{run_id}")
+@router.get("/v1/runs/{run_id}", dependencies=READ_JOBS)
 def runs_show(settings: SettingsDep, run_id: str) -> RunView:
     """One run: status, rows done / total, rows written, rate, pinned model version."""
     return get_run(settings, run_id)
 
 
-@router.get("/v1/alerts")
+@router.get("/v1/alerts", dependencies=[Depends(require(Permission.ALERTS_READ))])
 def alerts_index(
     settings: SettingsDep,
     job: Annotated[str | None, Query(description="Only this job's alerts.")] = None,
@@ -89,6 +94,12 @@ def alerts_index(
 
 
 @router.post("/v1/alerts/{alert_id}/{action}")
-def alerts_act(settings: SettingsDep, alert_id: int, action: AlertAction, body: AlertActionRequest) -> Alert:
+def alerts_act(
+    settings: SettingsDep,
+    alert_id: int,
+    action: AlertAction,
+    body: AlertActionRequest,
+    caller: Annotated[Caller, Depends(require(Permission.ALERTS_ACT))],
+) -> Alert:
     """Acknowledge, resolve or dismiss (with a reason) an alert."""
-    return act_on_alert(settings, alert_id, action=action, actor=body.actor, reason=body.reason)
+    return act_on_alert(settings, alert_id, action=action, actor=caller.principal, reason=body.reason)

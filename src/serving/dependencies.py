@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from registry.classification import ServedClassifications
 from serving.repository import ModelRepository
 from serving.scoring import ScoringService
 from warehouse.settings import Settings
@@ -29,6 +30,13 @@ def get_scoring(request: Request) -> ScoringService:
     return scoring
 
 
+def get_classifications(request: Request) -> ServedClassifications:
+    """The app's cache of the classification levels of served versions."""
+    classifications: ServedClassifications = request.app.state.classifications
+    return classifications
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
 RepositoryDep = Annotated[ModelRepository, Depends(get_repository)]
 ScoringDep = Annotated[ScoringService, Depends(get_scoring)]
+ClassificationsDep = Annotated[ServedClassifications, Depends(get_classifications)]

@@ -2,7 +2,9 @@
 
 ``create_app(settings)`` builds the app without I/O; the lifespan loads the published models in a
 background thread so that ``/v2/health/ready`` answers 503 until they are in. Every error leaves as
-``{"error": {"code", "message"}}``. Start it with ``uvicorn --factory warehouse.api:create_app``.
+``{"error": {"code", "message"}}``. Every route but health and the OpenAPI documents needs an API key
+and declares its permission (:mod:`warehouse.auth`); an app with an undeclared route is refused.
+Start it with ``uvicorn --factory warehouse.api:create_app``.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry import routes as registry_routes
+from registry.classification import ServedClassifications
 from scheduling import routes as scheduling_routes
 from serving.repository import ModelRepository
 from serving.routes import native, v2
 from serving.scoring import ScoringService
-from warehouse.errors import WarehouseError
+from warehouse.auth import check_declared_permissions, render_access_denied
+from warehouse.errors import AccessDenied, WarehouseError
+from warehouse.identity import IdentityStore
 from warehouse.library_env import apply_library_defaults
 from warehouse.logs import configure_logging
 from warehouse.settings import Settings, get_settings
@@ -44,12 +49,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.repository = ModelRepository(settings)
     app.state.scoring = ScoringService(settings, app.state.repository)
+    app.state.identity = IdentityStore(settings)
+    app.state.classifications = ServedClassifications(settings)
     app.add_exception_handler(WarehouseError, _render_warehouse_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
+    app.add_exception_handler(AccessDenied, render_access_denied)  # type: ignore[arg-type]  # audits every refusal
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _render_unexpected_error)
     for router in (native.router, v2.router, registry_routes.router, scheduling_routes.router):
         app.include_router(router)
+    check_declared_permissions(app)
     return app
 
 
@@ -60,6 +69,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     loading = loop.run_in_executor(None, _warm_up, app)
     yield
     app.state.repository.stop_watching()
+    app.state.identity.close()
     if not loading.done():
         logger.info("shutting down while models are still loading")
 

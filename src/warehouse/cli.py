@@ -19,6 +19,7 @@ from scheduling.commands import alerts_app, jobs_app, scheduler_app
 from warehouse.audit_cli import audit_app
 from warehouse.console import BarAdvance, new_progress
 from warehouse.errors import WarehouseError
+from warehouse.identity_cli import print_issued_key, register_identity_commands
 from warehouse.library_env import apply_library_defaults
 from warehouse.logs import configure_logging
 from warehouse.nodes_cli import nodes_app
@@ -48,6 +49,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(nodes_app, name="nodes")
+register_identity_commands(app)
 
 SeedOption = Annotated[int, typer.Option(help="Random seed for data generation, split and model.")]
 BuildingsOption = Annotated[int, typer.Option(min=100, help="Buildings in the synthetic population.")]
@@ -78,7 +80,11 @@ def _settings(ctx: typer.Context) -> Settings:
 
 @app.command()
 def init(ctx: typer.Context) -> None:
-    """Create the data dir, bring the metadata DB schema up to date, make the node's SM2 key pair."""
+    """Create the data dir, bring the metadata DB schema up to date, make the node's SM2 key pair.
+
+    On a node without principals it also creates the ``admin`` principal and prints its API key, once.
+    """
+    from warehouse.identity import bootstrap_admin
     from warehouse.pipeline import initialize
     from warehouse.security import ensure_node_key
 
@@ -86,6 +92,8 @@ def init(ctx: typer.Context) -> None:
     initialize(settings)
     console.print(f"warehouse ready in [bold]{settings.data_dir}[/bold]")
     console.print(f"node SM2 key id {ensure_node_key(settings).key_id}", highlight=False)
+    if (issued := bootstrap_admin(settings)) is not None:
+        print_issued_key(issued)
 
 
 @features_app.command("prepare")

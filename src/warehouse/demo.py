@@ -1,11 +1,14 @@
 """``warehouse demo``: the fire-risk flow end to end on the embedded defaults, narrated.
 
 Generates the building population, fills the feature store, trains and publishes a champion, calls
-the local engine over HTTP, and scores the whole population in batch; then prints where to look.
+the local engine over HTTP (as the application ``demo-app``, with a key granted ``fire_risk`` that is
+revoked afterwards), and scores the whole population in batch; then prints where to look, with the
+node's first admin API key when the demo created it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import TYPE_CHECKING
 
@@ -21,16 +24,22 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from serving.schemas import ScoreResponse
+    from warehouse.identity import IssuedKey
     from warehouse.settings import Settings
 
 SAMPLE_BUILDINGS = ("B0000001", "B0000002", "B0000003", "B9999999")
 """Three real buildings and one id that does not exist, to show per-entity errors."""
+DEMO_APPLICATION = "demo-app"
+DEMO_KEY_LIFETIME = dt.timedelta(hours=1)
 
 
 def run_demo(settings: Settings, *, n_buildings: int, seed: int, console: Console) -> None:
     """Run every step, showing progress, and finish with where to look."""
+    from warehouse.identity import bootstrap_admin
+
     started = time.perf_counter()
     initialize(settings)
+    admin_key = bootstrap_admin(settings)  # before demo-app exists: only a node without principals gets one
     with new_progress(console) as progress:
         features = progress.add_task("1/4 features: generate, apply, materialise", total=3)
         manifest, materialized = prepare_features(
@@ -67,7 +76,7 @@ def run_demo(settings: Settings, *, n_buildings: int, seed: int, console: Consol
         f"({report.rows_per_s:,.0f} rows/s), run {report.run_id}",
         soft_wrap=True,
     )
-    _print_where_to_look(settings, report.output_dir, console)
+    _print_where_to_look(settings, report.output_dir, console, admin_key=admin_key)
     console.print(f"demo finished in {time.perf_counter() - started:.0f} s")
 
 
@@ -76,12 +85,31 @@ def _call_local_engine(settings: Settings) -> ScoreResponse:
 
     from serving.engines.local import running_server
     from serving.schemas import ScoreResponse
+    from warehouse.identity import provision_caller, revoke_key
+    from warehouse.permissions import Role
 
-    with running_server(settings) as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
-        _wait_ready(client)
-        response = client.post("/v1/score/fire_risk", json={"entities": list(SAMPLE_BUILDINGS)})
-        response.raise_for_status()
-        return ScoreResponse.model_validate(response.json())
+    key = provision_caller(
+        settings,
+        name=DEMO_APPLICATION,
+        kind="application",
+        roles=[Role.APP],
+        clearance="internal",
+        grants=["fire_risk"],
+        expires_in=DEMO_KEY_LIFETIME,
+        actor="demo",
+    )
+    headers = {"Authorization": f"Bearer {key.token}"}
+    try:
+        with (
+            running_server(settings) as base_url,
+            httpx.Client(base_url=base_url, timeout=60, headers=headers) as client,
+        ):
+            _wait_ready(client)
+            response = client.post("/v1/score/fire_risk", json={"entities": list(SAMPLE_BUILDINGS)})
+            response.raise_for_status()
+            return ScoreResponse.model_validate(response.json())
+    finally:
+        revoke_key(settings, key.key_id, actor="demo")
 
 
 def _wait_ready(client: httpx.Client, timeout_s: float = 120.0) -> None:
@@ -112,7 +140,9 @@ def _answer_table(answer: ScoreResponse) -> Table:
     return table
 
 
-def _print_where_to_look(settings: Settings, output_dir: Path, console: Console) -> None:
+def _print_where_to_look(
+    settings: Settings, output_dir: Path, console: Console, *, admin_key: IssuedKey | None
+) -> None:
     cli = f".venv/bin/warehouse --data-dir {settings.data_dir}"
     lines = [
         "\n[bold]Where to look[/bold]",
@@ -121,5 +151,8 @@ def _print_where_to_look(settings: Settings, output_dir: Path, console: Console)
         f"  MLflow UI       .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_uri}",
         f"  serve the API   {cli} serve  (then open http://{settings.host}:{settings.port}/docs)",
         f"  alias history   {cli} models history fire_risk",
+        f"  API keys        {cli} principals list; {cli} keys create NAME  (every route but health needs one)",
     ]
+    if admin_key is not None:
+        lines.append(f"  admin API key   {admin_key.token}  (shown only now)")
     console.print("\n".join(lines), soft_wrap=True)

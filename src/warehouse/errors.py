@@ -148,3 +148,50 @@ class UntrustedNode(WarehouseError):
 
     status = 422
     code = "untrusted_node"
+
+
+class AccessDenied(WarehouseError):
+    """Base of the refusals of a caller; the app appends every one to the audit chain.
+
+    ``actor`` (the principal when known), ``reason`` and ``key_id`` go to the audit entry, never to
+    the caller: the body only says ``unauthenticated`` or ``forbidden``.
+    """
+
+    status = 403
+    code = "access_denied"
+
+    def __init__(self, message: str, *, actor: str = "anonymous", reason: str = "", key_id: str | None = None) -> None:
+        super().__init__(message)
+        self.actor, self.reason, self.key_id = actor, reason, key_id
+
+
+class Unauthenticated(AccessDenied):
+    """No API key, or one that is unknown, wrong, revoked, expired or of a disabled principal."""
+
+    status = 401
+    code = "unauthenticated"
+
+
+class Forbidden(AccessDenied):
+    """The caller is known but its roles, clearance or grants do not allow the request."""
+
+    status = 403
+    code = "forbidden"
+
+
+class PrincipalNotFound(NotFound):
+    """No principal (department or application) of that name."""
+
+    code = "principal_not_found"
+
+
+class ApiKeyNotFound(NotFound):
+    """No API key with that key id."""
+
+    code = "api_key_not_found"
+
+
+class PrincipalExists(Conflict):
+    """A principal of that name already exists."""
+
+    code = "principal_exists"

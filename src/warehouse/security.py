@@ -8,18 +8,25 @@ construction (its constructor strips every leading ``0``/``4`` character of a ke
 gmssl has no key generation, so the private key is drawn with :mod:`secrets` and the public key
 derived as ``d·G``. Signatures are SM2 with SM3 over ``Z_A || M`` with the default user id
 ``1234567812345678`` (GB/T 35276), as ``r || s`` in 128 hex characters.
+
+API keys read ``wh_<key id>_<secret>``: the key id (16 hex characters) finds the stored key, the
+secret (256 random bits) is kept only as HMAC-SM3 under a per-key salt and compared in constant time.
+A fast keyed hash is enough because the secret is random, not a password; it keeps every request cheap.
+Classification levels order data from ``public`` to ``restricted``; a clearance reaches its own level
+and every level below it.
 """
 
 from __future__ import annotations
 
+import hmac
 import os
 import secrets
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from warehouse.errors import ConfigurationError
+from warehouse.errors import ConfigurationError, InvalidRequest
 
 if TYPE_CHECKING:
     from gmssl.sm2 import CryptSM2  # type: ignore[import-untyped]  # gmssl ships no type information
@@ -33,6 +40,66 @@ PUBLIC_KEY_FILE = "node_sm2.pub"
 TRUSTED_KEYS_DIR = "trusted"
 """Public keys of other nodes, one ``<key id>.pub`` file each."""
 SM3_CHUNK_BYTES = 1 << 20
+ClassificationLevel = Literal["public", "internal", "sensitive", "restricted"]
+"""Data classification levels, from the least to the most protected."""
+CLASSIFICATION_LEVELS: tuple[ClassificationLevel, ...] = ("public", "internal", "sensitive", "restricted")
+API_KEY_PREFIX = "wh"
+API_KEY_ID_HEX = 16
+API_KEY_SECRET_BYTES = 32
+
+
+def clears(clearance: ClassificationLevel, level: ClassificationLevel) -> bool:
+    """True when a caller cleared to ``clearance`` may see data classified ``level``."""
+    return CLASSIFICATION_LEVELS.index(clearance) >= CLASSIFICATION_LEVELS.index(level)
+
+
+def parse_classification(value: str) -> ClassificationLevel:
+    """``value`` as a classification level (``invalid_request`` naming the levels otherwise)."""
+    for level in CLASSIFICATION_LEVELS:
+        if value == level:
+            return level
+    raise InvalidRequest(f"a classification level is one of {', '.join(CLASSIFICATION_LEVELS)}, got {value!r}")
+
+
+def highest_level(levels: list[ClassificationLevel]) -> ClassificationLevel:
+    """The most protected of ``levels`` (``restricted`` when there are none: unknown is protected most)."""
+    return max(levels, key=CLASSIFICATION_LEVELS.index, default="restricted")
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """A fresh API key as (key id, secret, salt); the key a caller sends is :func:`format_api_key`."""
+    return secrets.token_hex(API_KEY_ID_HEX // 2), secrets.token_urlsafe(API_KEY_SECRET_BYTES), secrets.token_hex(16)
+
+
+def format_api_key(key_id: str, secret: str) -> str:
+    """The key as handed to its holder: ``wh_<key id>_<secret>``."""
+    return f"{API_KEY_PREFIX}_{key_id}_{secret}"
+
+
+def parse_api_key(token: str) -> tuple[str, str] | None:
+    """(key id, secret) of a key in the ``wh_<key id>_<secret>`` form; None for anything else."""
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not parts[2]:
+        return None
+    key_id = parts[1]
+    if len(key_id) != API_KEY_ID_HEX or any(char not in "0123456789abcdef" for char in key_id):
+        return None
+    return key_id, parts[2]
+
+
+def api_key_digest(*, key_id: str, secret: str, salt: str) -> str:
+    """HMAC-SM3 of the key under its salt (hex): what the metadata DB stores instead of the secret."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import hmac as crypto_hmac
+
+    mac = crypto_hmac.HMAC(bytes.fromhex(salt), hashes.SM3())
+    mac.update(f"{key_id}:{secret}".encode())
+    return mac.finalize().hex()
+
+
+def api_key_matches(*, key_id: str, secret: str, salt: str, digest: str) -> bool:
+    """True when ``secret`` is the key's secret; the comparison takes the same time either way."""
+    return hmac.compare_digest(api_key_digest(key_id=key_id, secret=secret, salt=salt), digest)
 
 
 def sm3_hex(data: bytes) -> str:

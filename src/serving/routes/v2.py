@@ -1,18 +1,20 @@
 """Open Inference Protocol v2: server health and metadata.
 
 Health answers carry JSON bodies (``{"live": true}``, ``{"ready": true}``) because the KServe client
-reads the body, not only the status code.
+reads the body, not only the status code. Health is open to anyone; server metadata needs a key.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import version
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from serving.dependencies import RepositoryDep
+from warehouse.auth import require
+from warehouse.permissions import Permission
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol v2"])
 
@@ -50,7 +52,7 @@ def ready(repository: RepositoryDep) -> JSONResponse:
     return JSONResponse({"ready": is_ready}, status_code=200 if is_ready else 503)
 
 
-@router.get("", response_model=ServerMetadata)
+@router.get("", response_model=ServerMetadata, dependencies=[Depends(require(Permission.SERVER_READ))])
 def server_metadata() -> ServerMetadata:
     """Name, version and protocol extensions of this server."""
     return ServerMetadata(name="algorithm-warehouse", version=version("algorithm-warehouse"), extensions=[])

@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 
+from tests.auth_helpers import caller_headers
 from tests.conftest import REDIS_URL
 from tests.unit.serving.conftest import wait_until_ready
 from warehouse.api import create_app
@@ -48,7 +49,8 @@ def test_fire_risk_end_to_end_on_postgres_and_redis(
     assert any(redis_project.encode() in key for key in client_redis.scan_iter(count=1000))
     client_redis.close()
 
-    with TestClient(create_app(settings)) as client:
+    headers = caller_headers(settings, "app", clearance="internal", grants=["fire_risk"])
+    with TestClient(create_app(settings), headers=headers) as client:
         wait_until_ready(client)
         response = client.post("/v1/score/fire_risk", json={"entities": ["B0000001", "B9999999"]})
     assert response.status_code == 200

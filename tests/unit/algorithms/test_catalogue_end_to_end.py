@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.auth_helpers import caller_headers
 from warehouse.api import create_app
 from warehouse.pipeline import PublishedModel, initialize, prepare_features, train_and_publish
 from warehouse.settings import Settings
@@ -63,7 +64,8 @@ def flows(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Flow]:
 
 @contextmanager
 def _serving(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    headers = caller_headers(settings, "scientist", clearance="internal")
+    with TestClient(create_app(settings), headers=headers) as test_client:
         deadline = time.monotonic() + 60.0
         while (response := test_client.get("/v2/health/ready")).status_code != 200:
             if time.monotonic() > deadline:

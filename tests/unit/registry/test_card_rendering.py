@@ -12,6 +12,7 @@ from algorithms.grading import GradingPolicy
 from registry.card import ModelCard, ModelCardUpdate, render_html, render_markdown
 from registry.lifecycle import submit
 from registry.models import register_version
+from tests.auth_helpers import caller_headers
 from warehouse.api import create_app
 from warehouse.cli import app as cli_app
 
@@ -100,7 +101,7 @@ def test_card_over_http_and_cli_in_html_and_markdown(registry_settings: Settings
         registry_settings, run_id=prepared_runs.run_ids[0], model_name="fire_risk", actor="a"
     ).version
     submit(registry_settings, model_name="fire_risk", version=version, actor="a", card=CHINESE_CARD)
-    client = TestClient(create_app(registry_settings))
+    client = TestClient(create_app(registry_settings), headers=caller_headers(registry_settings, "reviewer"))
     route = f"/v1/models/fire_risk/versions/{version}/card"
 
     html = client.get(route, params={"format": "html"})

@@ -25,6 +25,7 @@ from registry.bundle import MANIFEST_MEMBER, SIGNATURE_MEMBER
 from registry.exchange import export_version, get_provenance, import_bundle
 from registry.lifecycle import get_state, lifecycle_history, promote
 from registry.models import fetch_model, resolve_version
+from tests.auth_helpers import caller_headers
 from warehouse.api import create_app
 from warehouse.audit import list_entries, verify_chain
 from warehouse.cli import app as cli_app
@@ -71,7 +72,8 @@ def _feature_rows(settings: Settings) -> list[dict[str, float | None]]:
 
 
 def _score(settings: Settings, rows: list[dict[str, float | None]]) -> list[tuple[float, str]]:
-    response = TestClient(create_app(settings)).post(f"/v1/score/{NAME}", json={"features": rows, "explain": True})
+    client = TestClient(create_app(settings), headers=caller_headers(settings, "admin"))
+    response = client.post(f"/v1/score/{NAME}", json={"features": rows, "explain": True})
     assert response.status_code == 200, response.text
     return [(result["score"], result["level"]) for result in response.json()["results"]]
 
@@ -252,19 +254,21 @@ def test_export_refuses_a_version_that_is_not_servable(province: Settings, tmp_p
 def test_export_and_import_over_http(province: Settings, city: Settings, tmp_path: Path) -> None:
     from warehouse.security import sm3_hex
 
-    exported = TestClient(create_app(province)).get(f"/v1/models/{NAME}/versions/1/export", params={"actor": "p"})
+    province_client = TestClient(create_app(province), headers=caller_headers(province, "admin", name="p"))
+    exported = province_client.get(f"/v1/models/{NAME}/versions/1/export")
     _trust(city, province)
-    client = TestClient(create_app(city))
+    client = TestClient(create_app(city), headers=caller_headers(city, "admin", name="c"))
     tampered_path = tmp_path / "tampered.tar"
     tampered_path.write_bytes(exported.content)
     _rewrite(tampered_path, _flip_onnx)
 
-    tampered = client.post("/v1/models/import", params={"actor": "c"}, content=tampered_path.read_bytes())
-    first = client.post("/v1/models/import", params={"actor": "c"}, content=exported.content)
-    second = client.post("/v1/models/import", params={"actor": "c"}, content=exported.content)
-    empty = client.post("/v1/models/import", params={"actor": "c"}, content=b"")
-    no_actor = client.post("/v1/models/import", content=exported.content)
-    missing = TestClient(create_app(province)).get(f"/v1/models/{NAME}/versions/9/export", params={"actor": "p"})
+    tampered = client.post("/v1/models/import", content=tampered_path.read_bytes())
+    first = client.post("/v1/models/import", content=exported.content)
+    second = client.post("/v1/models/import", content=exported.content)
+    empty = client.post("/v1/models/import", content=b"")
+    reviewer = caller_headers(city, "reviewer")
+    not_admin = client.post("/v1/models/import", content=exported.content, headers=reviewer)
+    missing = province_client.get(f"/v1/models/{NAME}/versions/9/export")
 
     assert exported.status_code == 200 and exported.headers["content-type"] == "application/x-tar"
     assert exported.headers["x-bundle-sm3"] == sm3_hex(exported.content)
@@ -281,7 +285,7 @@ def test_export_and_import_over_http(province: Settings, city: Settings, tmp_pat
     assert first.json()["provenance"]["bundle_sm3"] == sm3_hex(exported.content)
     assert (second.json()["version"], second.json()["already_imported"]) == ("1", True)
     assert (empty.status_code, empty.json()["error"]["code"]) == (422, "invalid_request")
-    assert (no_actor.status_code, no_actor.json()["error"]["code"]) == (422, "invalid_request")
+    assert (not_admin.status_code, not_admin.json()["error"]["code"]) == (403, "forbidden")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "model_not_found")
     assert not list(city.runtime_dir.glob(".import-*"))
 

@@ -1,11 +1,13 @@
 """Governance over HTTP (``/v1/models``, ``/v1/audit``) and the CLI, on the prepared warehouse.
 
 The prepared warehouse's fire-risk champion went through the pipeline: registered and submitted by
-``demo``, approved by ``reviewer``, published by receiving ``champion``.
+``demo``, approved by ``reviewer``, published by receiving ``champion``. Over HTTP the acting person
+is the principal of the API key (``ops``, an admin), never a field of the body.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,10 +25,16 @@ if TYPE_CHECKING:
     from warehouse.settings import Settings
 
 MODEL = "/v1/models/fire_risk"
+Headers = Callable[..., dict[str, str]]
 
 
-def test_pipeline_published_the_champion_through_review(settings: Settings) -> None:
-    client = TestClient(create_app(settings))
+@pytest.fixture
+def client(settings: Settings, auth_headers: Headers) -> TestClient:
+    """The app, called as ``ops`` (an admin cleared for restricted data)."""
+    return TestClient(create_app(settings), headers=auth_headers("admin", name="ops"))
+
+
+def test_pipeline_published_the_champion_through_review(client: TestClient) -> None:
 
     state = client.get(f"{MODEL}/versions/1")
     history = client.get(f"{MODEL}/history").json()
@@ -43,25 +51,23 @@ def test_pipeline_published_the_champion_through_review(settings: Settings) -> N
     assert [(move["alias"], move["to_version"]) for move in history["aliases"]] == [("champion", "1")]
 
 
-def test_card_route(settings: Settings) -> None:
-    body = TestClient(create_app(settings)).get(f"{MODEL}/versions/1/card").json()
+def test_card_route(client: TestClient) -> None:
+    body = client.get(f"{MODEL}/versions/1/card").json()
 
     assert body["missing_fields"] == []
     assert body["card"]["classification"] == "internal"
     assert body["markdown"].startswith("# Model card: fire_risk version 1")
 
 
-def test_steps_and_their_errors(settings: Settings) -> None:
-    client = TestClient(create_app(settings))
-
-    suspended = client.post(f"{MODEL}/versions/1/suspend", json={"actor": "ops", "reason": "drift"})
-    again = client.post(f"{MODEL}/versions/1/suspend", json={"actor": "ops", "reason": "drift"})
-    promote = client.post(f"{MODEL}/aliases/challenger", json={"actor": "ops", "version": "1"})
-    rollback = client.post(f"{MODEL}/aliases/champion/rollback", json={"actor": "ops"})
-    missing = client.post(f"{MODEL}/versions/9/approve", json={"actor": "ops"})
-    extra = client.post(f"{MODEL}/versions/1/reinstate", json={"actor": "ops", "role": "admin"})
-    unknown_step = client.post(f"{MODEL}/versions/1/explode", json={"actor": "ops"})
-    reinstated = client.post(f"{MODEL}/versions/1/reinstate", json={"actor": "ops", "reason": "fixed"})
+def test_steps_and_their_errors(client: TestClient) -> None:
+    suspended = client.post(f"{MODEL}/versions/1/suspend", json={"reason": "drift"})
+    again = client.post(f"{MODEL}/versions/1/suspend", json={"reason": "drift"})
+    promote = client.post(f"{MODEL}/aliases/challenger", json={"version": "1"})
+    rollback = client.post(f"{MODEL}/aliases/champion/rollback", json={})
+    missing = client.post(f"{MODEL}/versions/9/approve", json={})
+    extra = client.post(f"{MODEL}/versions/1/reinstate", json={"actor": "someone-else", "reason": "fixed"})
+    unknown_step = client.post(f"{MODEL}/versions/1/explode", json={})
+    reinstated = client.post(f"{MODEL}/versions/1/reinstate", json={"reason": "fixed"})
 
     assert (suspended.status_code, suspended.json()["state"]) == (200, "suspended")
     assert again.status_code == 409
@@ -69,14 +75,15 @@ def test_steps_and_their_errors(settings: Settings) -> None:
     assert (promote.status_code, promote.json()["error"]["code"]) == (409, "model_not_approved")
     assert rollback.status_code == 409 and "nothing to roll back" in rollback.json()["error"]["message"]
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "model_not_found")
-    assert (extra.status_code, extra.json()["error"]["code"]) == (422, "invalid_request")
-    assert unknown_step.status_code == 422
+    assert (extra.status_code, extra.json()["error"]["code"]) == (422, "invalid_request")  # actor is no field
+    assert (unknown_step.status_code, unknown_step.json()["error"]["code"]) == (404, "not_found")
     assert (reinstated.status_code, reinstated.json()["state"]) == (200, "approved")
+    steps = client.get(f"{MODEL}/history").json()["lifecycle"][-2:]
+    assert [(step["to_state"], step["actor"]) for step in steps] == [("suspended", "ops"), ("approved", "ops")]
 
 
-def test_audit_routes(settings: Settings) -> None:
-    client = TestClient(create_app(settings))
-    client.post(f"{MODEL}/versions/1/suspend", json={"actor": "ops", "reason": "drift"})
+def test_audit_routes(client: TestClient) -> None:
+    client.post(f"{MODEL}/versions/1/suspend", json={"reason": "drift"})
 
     by_ops = client.get("/v1/audit", params={"actor": "ops"}).json()
     verify = client.get("/v1/audit/verify").json()

@@ -32,14 +32,14 @@ def _wait_for_status(client: TestClient, status: int, timeout_s: float = 30.0) -
     return response
 
 
-def test_suspend_and_reinstate_reach_the_running_server(settings: Settings) -> None:
-    with TestClient(create_app(settings)) as client:
+def test_suspend_and_reinstate_reach_the_running_server(settings: Settings, admin_headers: dict[str, str]) -> None:
+    with TestClient(create_app(settings), headers=admin_headers) as client:
         wait_until_ready(client)
         assert client.post(SCORE, json=BODY).json()["model_version"] == "1"
 
-        assert client.post(f"{STEP}/suspend", json={"actor": "ops", "reason": "drift"}).status_code == 200
+        assert client.post(f"{STEP}/suspend", json={"reason": "drift"}).status_code == 200
         refused = _wait_for_status(client, 409)
-        assert client.post(f"{STEP}/reinstate", json={"actor": "ops", "reason": "fixed"}).status_code == 200
+        assert client.post(f"{STEP}/reinstate", json={"reason": "fixed"}).status_code == 200
         restored = _wait_for_status(client, 200)
 
     assert refused.json()["error"]["code"] == "model_not_approved"

@@ -31,7 +31,7 @@ def test_scores_every_building_once_and_records_the_run(settings: Settings) -> N
     assert (run.id, run.status, run.rows_done, run.model_version) == (report.run_id, "succeeded", report.rows, "1")
 
 
-def test_batch_and_online_scores_agree(settings: Settings) -> None:
+def test_batch_and_online_scores_agree(settings: Settings, admin_headers: dict[str, str]) -> None:
     from fastapi.testclient import TestClient
 
     from tests.unit.serving.conftest import wait_until_ready
@@ -40,7 +40,7 @@ def test_batch_and_online_scores_agree(settings: Settings) -> None:
     report = score_population(settings, "fire_risk")
     batch = pd.read_parquet(report.output_dir).set_index("building_id")
     ids = ["B0000001", "B0000010", "B0000100"]
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=admin_headers) as client:
         wait_until_ready(client)
         online = client.post("/v1/score/fire_risk", json={"entities": ids}).json()["results"]
     for result in online:

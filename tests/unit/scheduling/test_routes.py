@@ -1,8 +1,11 @@
-"""The ``/v1/jobs``, ``/v1/runs`` and ``/v1/alerts`` routes: bodies, status codes, error shapes."""
+"""The ``/v1/jobs``, ``/v1/runs`` and ``/v1/alerts`` routes: bodies, status codes, error shapes.
+
+The client holds an admin key; alerts are acted on by reviewers, whose principal is recorded.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,10 +17,10 @@ JOB = {"name": "nightly", "algorithm": "fire_risk", "cron": "0 2 * * *", "thresh
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+def client(settings: Settings, admin_headers: dict[str, str]) -> Iterator[TestClient]:
     from warehouse.api import create_app
 
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=admin_headers) as client:
         yield client
 
 
@@ -53,7 +56,7 @@ def test_bad_jobs_are_refused_with_a_json_error(client: TestClient, body: dict[s
 
 
 def test_runs_show_progress_rate_and_pinned_version_and_alerts_close_the_loop(
-    client: TestClient, settings: Settings
+    client: TestClient, settings: Settings, auth_headers: Callable[..., dict[str, str]]
 ) -> None:
     from scheduling.jobs import run_job_now
 
@@ -74,13 +77,15 @@ def test_runs_show_progress_rate_and_pinned_version_and_alerts_close_the_loop(
     alerts = client.get("/v1/alerts", params={"job": "nightly", "status": "open"}).json()
     assert alerts and {alert["level"] for alert in alerts} <= {"high", "critical"}
     alert_id = alerts[0]["id"]
-    acked = client.post(f"/v1/alerts/{alert_id}/ack", json={"actor": "inspector.li"})
+    li = auth_headers("reviewer", name="inspector.li")
+    wang = auth_headers("reviewer", name="inspector.wang")
+    acked = client.post(f"/v1/alerts/{alert_id}/ack", json={}, headers=li)
     assert acked.status_code == 200
     assert (acked.json()["status"], acked.json()["acted_by"]) == ("acknowledged", "inspector.li")
-    refused = client.post(f"/v1/alerts/{alert_id}/dismiss", json={"actor": "inspector.li"})
+    refused = client.post(f"/v1/alerts/{alert_id}/dismiss", json={}, headers=li)
     assert (refused.status_code, refused.json()["error"]["code"]) == (422, "invalid_request")
-    again = client.post(f"/v1/alerts/{alert_id}/ack", json={"actor": "inspector.li"})
+    again = client.post(f"/v1/alerts/{alert_id}/ack", json={}, headers=li)
     assert (again.status_code, again.json()["error"]["code"]) == (409, "alert_transition_refused")
-    resolved = client.post(f"/v1/alerts/{alert_id}/resolve", json={"actor": "inspector.wang", "reason": "fixed"})
-    assert resolved.json()["status"] == "resolved"
+    resolved = client.post(f"/v1/alerts/{alert_id}/resolve", json={"reason": "fixed"}, headers=wang)
+    assert (resolved.json()["status"], resolved.json()["acted_by"]) == ("resolved", "inspector.wang")
     assert len(client.get("/v1/alerts", params={"status": "open"}).json()) == len(alerts) - 1

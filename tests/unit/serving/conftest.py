@@ -1,4 +1,4 @@
-"""A running app over a copy of the prepared warehouse, reached through FastAPI's TestClient."""
+"""A running app over a copy of the prepared warehouse, reached through FastAPI's TestClient with an admin key."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ def wait_until_ready(client: TestClient, timeout_s: float = 60.0) -> None:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    """A started app (lifespan run) whose models are loaded."""
-    with TestClient(create_app(settings)) as test_client:
+def client(settings: Settings, admin_headers: dict[str, str]) -> Iterator[TestClient]:
+    """A started app (lifespan run) whose models are loaded, called with an admin key."""
+    with TestClient(create_app(settings), headers=admin_headers) as test_client:
         wait_until_ready(test_client)
         yield test_client

@@ -17,8 +17,16 @@ def test_upgrade_twice_and_write(tmp_path: Path) -> None:
     tables = set(inspect(db.engine).get_table_names())
     with db.engine.connect() as connection:
         recorded = set(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
-    assert recorded == migration_heads() == {"0004_provenance"}
-    assert {"alias_history", "batch_runs", VERSION_TABLE} <= tables
+    assert recorded == migration_heads() == {"0005"}
+    assert {
+        "alias_history",
+        "batch_runs",
+        "principals",
+        "api_keys",
+        "model_grants",
+        "model_provenance",
+        VERSION_TABLE,
+    } <= tables
     with db.session() as session:
         session.add(
             AliasEvent(model_name="m", alias="champion", from_version=None, to_version="1", actor="a", reason="")

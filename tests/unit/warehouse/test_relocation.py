@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from scheduling.batch import score_population
+from tests.auth_helpers import caller_headers
 from tests.conftest import PREPARED_BUILDINGS
 from tests.unit.serving.conftest import wait_until_ready
 from warehouse.api import create_app
@@ -31,7 +32,8 @@ def test_moved_data_dir_serves_and_scores_without_the_original(settings: Setting
     version = client.get_model_version("fire_risk", "1")
     assert client.get_run(version.run_id).info.artifact_uri.startswith(relocated.mlflow_artifacts_uri)
     assert (moved / LOCATION_MARKER).read_text() == relocated.mlflow_artifacts_uri
-    with TestClient(create_app(relocated)) as client:
+    headers = caller_headers(relocated, "app", clearance="internal", grants=["fire_risk"])
+    with TestClient(create_app(relocated), headers=headers) as client:
         wait_until_ready(client)
         response = client.post("/v1/score/fire_risk", json={"entities": ["B0000001"]})
     assert response.status_code == 200

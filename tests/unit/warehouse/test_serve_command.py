@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.auth_helpers import caller_headers
 from warehouse.settings import Settings
 
 WAREHOUSE = str(Path(sys.executable).with_name("warehouse"))
@@ -49,7 +50,11 @@ def test_serve_binds_a_free_port_and_serves(settings: Settings) -> None:
             base_url = _read_url(process)
             statuses = _wait_ready(base_url)
             assert set(statuses) <= {0, 503, 200}
-            response = httpx.post(f"{base_url}/v1/score/fire_risk", json={"entities": ["B0000001"]}, timeout=30)
+            body = {"entities": ["B0000001"]}
+            anonymous = httpx.post(f"{base_url}/v1/score/fire_risk", json=body, timeout=30)
+            headers = caller_headers(settings, "app", clearance="internal", grants=["fire_risk"])
+            response = httpx.post(f"{base_url}/v1/score/fire_risk", json=body, headers=headers, timeout=30)
+            assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (401, "unauthenticated")
             assert response.status_code == 200
             assert response.json()["results"][0]["level"] in {"low", "medium", "high", "critical"}
         finally:

@@ -1,0 +1,75 @@
+"""The data classification level of a model version and of a model, read from the model cards.
+
+A model's level is the highest level its versions' cards name, so that its history never shows
+more than its most protected version allows; a model none of whose cards names a level is
+``restricted`` (what is not classified is protected most). A version's level is the one its card
+names, or else its model's (a new version of an internal model is internal until its card says
+otherwise). Once a
+version is approved its card no longer changes, so :class:`ServedClassifications` caches the levels of
+servable versions for the scoring path.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from registry.card import ModelCard
+from registry.store import SERVABLE_STATES, VersionRecord, governance_session, load_record
+from warehouse.security import ClassificationLevel, highest_level
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from warehouse.settings import Settings
+
+
+def version_classification(settings: Settings, *, model_name: str, version: str) -> ClassificationLevel:
+    """The level of one governed version (404 ``model_not_found`` if there is none)."""
+    with governance_session(settings) as session:
+        return _version_level(session, load_record(session, model_name, version))
+
+
+def model_classification(settings: Settings, *, model_name: str) -> ClassificationLevel:
+    """The highest level the cards of a model name (``restricted`` if none does, or the model is unknown)."""
+    with governance_session(settings) as session:
+        return _model_level(session, model_name)
+
+
+class ServedClassifications:
+    """Levels of servable versions, read once per version and then kept (they cannot change)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._levels: dict[tuple[str, str], ClassificationLevel] = {}
+        self._lock = threading.Lock()
+
+    def of(self, model_name: str, version: str) -> ClassificationLevel:
+        """The level of ``model_name`` version ``version``."""
+        key = (model_name, version)
+        with self._lock:
+            cached = self._levels.get(key)
+        if cached is not None:
+            return cached
+        with governance_session(self._settings) as session:
+            record = load_record(session, model_name, version)
+            level, servable = _version_level(session, record), record.state in SERVABLE_STATES
+        if servable:
+            with self._lock:
+                self._levels[key] = level
+        return level
+
+
+def _version_level(session: Session, record: VersionRecord) -> ClassificationLevel:
+    return _card_level(record) or _model_level(session, record.model_name)
+
+
+def _model_level(session: Session, model_name: str) -> ClassificationLevel:
+    records = session.scalars(select(VersionRecord).where(VersionRecord.model_name == model_name))
+    return highest_level([level for record in records if (level := _card_level(record))])
+
+
+def _card_level(record: VersionRecord) -> ClassificationLevel | None:
+    return ModelCard.model_validate_json(record.card).classification if record.card else None
