@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -123,6 +123,12 @@ def train(
     algorithm: Annotated[str, typer.Argument(help="Algorithm name, e.g. fire_risk.")],
     seed: SeedOption = 42,
     alias: Annotated[str, typer.Option(help="Alias the new version receives.")] = "champion",
+    search: Annotated[
+        int | None, typer.Option(min=1, help="Hyper-parameter search: N trials, only the best is registered.")
+    ] = None,
+    parallel: Annotated[
+        Literal["local", "ray"], typer.Option(help="Where search trials run: one by one here, or as Ray tasks.")
+    ] = "local",
 ) -> None:
     """Train an algorithm on point-in-time features, register the model and set an alias."""
     from warehouse.pipeline import train_and_publish
@@ -131,7 +137,14 @@ def train(
     with new_progress(console) as progress:
         task = progress.add_task(f"Training {algorithm}", total=3)
         published = train_and_publish(
-            settings, algorithm, seed=seed, actor="cli", alias=alias, on_progress=BarAdvance(progress, task)
+            settings,
+            algorithm,
+            seed=seed,
+            actor="cli",
+            alias=alias,
+            on_progress=BarAdvance(progress, task),
+            search_trials=search,
+            search_executor=parallel,
         )
     _print_published(published)
 
