@@ -259,6 +259,38 @@ def experiments_benchmark(
     console.print(table)
 
 
+@experiments_app.command("rolling")
+def experiments_rolling(
+    ctx: typer.Context,
+    algorithm: Annotated[str, typer.Argument(help="Algorithm name, e.g. fire_risk.")],
+    folds: Annotated[int, typer.Option(min=1, help="Validated months: the last N, each after all earlier ones.")] = 3,
+    seed: SeedOption = 42,
+) -> None:
+    """Rolling time-based validation: train on months up to t, validate on t + 1, for the last N months."""
+    from warehouse.pipeline import validate_rolling
+
+    with console.status(f"Rolling validation of {algorithm}"):
+        report = validate_rolling(_settings(ctx), algorithm, folds=folds, seed=seed)
+    table = Table(
+        "fold", "trained on", "validated", "roc_auc", "pr_auc", "brier", title=f"{algorithm}: rolling validation"
+    )
+    for fold in report.folds:
+        metrics = fold.metrics
+        table.add_row(
+            str(fold.fold),
+            f"{fold.first_train_month} .. {fold.last_train_month}",
+            fold.validation_month,
+            *(f"{metrics[name]:.4f}" for name in ("roc_auc", "pr_auc", "brier")),
+        )
+    console.print(table)
+    console.print(
+        "mean ± std: "
+        + ", ".join(f"{name}={report.mean[name]:.4f}±{report.std[name]:.4f}" for name in ("roc_auc", "pr_auc", "brier"))
+        + f" (MLflow run {report.run_id})",
+        highlight=False,
+    )
+
+
 @app.command()
 def demo(ctx: typer.Context, buildings: BuildingsOption = 20_000, seed: SeedOption = 42) -> None:
     """Run the whole fire-risk flow end to end on the embedded defaults."""

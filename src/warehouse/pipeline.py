@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from algorithms.base import Algorithm
+    from experiments.rolling import RollingReport
     from experiments.search import TrialExecutor
     from experiments.training import TrainingReport
     from features.datasets import DatasetManifest
@@ -133,6 +134,17 @@ def train_and_publish(
         train_rows=report.train_rows,
         holdout_rows=report.holdout_rows,
     )
+
+
+def validate_rolling(settings: Settings, algorithm_name: str, *, folds: int, seed: int) -> RollingReport:
+    """Rolling time-based validation of an algorithm on its point-in-time training set (no model registered)."""
+    from algorithms.catalogue import get_algorithm
+    from experiments.rolling import run_rolling_validation
+    from features.training import build_training_set
+
+    algorithm = get_algorithm(algorithm_name)
+    training_set = build_training_set(settings, feature_service=algorithm.feature_service)
+    return run_rolling_validation(settings, algorithm, training_set, folds=folds, seed=seed)
 
 
 def _train(
