@@ -20,6 +20,7 @@ import pandas as pd
 from algorithms.base import Algorithm, FittedModel, GradingPolicy, ParamValue
 from algorithms.lightgbm_export import float32_exact_booster
 from algorithms.search_space import FloatRange, IntRange, SearchSpace
+from features.definitions import service_spec
 from warehouse.errors import DataValidationError
 
 if TYPE_CHECKING:
@@ -136,6 +137,12 @@ class LightGBMBinary(Algorithm):
     def explainer_text(self, model: FittedModel) -> str | None:
         """The booster as LightGBM's text model format: loadable without unpickling, and exact."""
         return str(_booster(model).model_to_string())
+
+
+def declared_directions(feature_service: str, feature_names: Sequence[str]) -> list[int]:
+    """The declared direction of risk of each feature of ``feature_service`` (0 where none is declared)."""
+    directions = {feature.name: feature.risk_direction for feature in service_spec(feature_service).features}
+    return [int(directions.get(name, 0)) for name in feature_names]
 
 
 def _booster(model: FittedModel) -> Booster:
