@@ -25,6 +25,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from algorithms.grading import Grades, GradingPolicy
+from algorithms.search_space import ParamValue, SearchSpace
 from warehouse.errors import DataValidationError, ModelIntegrityError
 
 if TYPE_CHECKING:
@@ -42,12 +43,11 @@ __all__ = [
     "GradingPolicy",
     "ModelMetadata",
     "ParamValue",
+    "SearchSpace",
     "Task",
 ]
 
 Task = Literal["binary", "regression"]
-ParamValue = str | int | float | bool
-"""A hyper-parameter value: what MLflow can log as a param and JSON can carry."""
 
 TIMESTAMP_COLUMN = "event_timestamp"
 """Event-time column of every training set (Feast's convention): one row per entity and snapshot."""
@@ -116,6 +116,10 @@ class Algorithm(ABC):
     def default_params(self) -> dict[str, ParamValue]:
         """Hyper-parameters used when the caller overrides none."""
         return {}
+
+    def search_space(self) -> SearchSpace:
+        """What a hyper-parameter search may vary (``warehouse train --search N``); empty: no search."""
+        return SearchSpace()
 
     def feature_columns(self, frame: pd.DataFrame) -> list[str]:
         """The model inputs of a training frame: every column but the entity, timestamp and label."""

@@ -1,9 +1,13 @@
 """The installed algorithms, discovered through the ``warehouse.algorithms`` entry-point group.
 
 A department ships an algorithm as its own package with an entry point
-``<name> = "<module>:<Algorithm subclass>"``; nothing in the platform changes. An entry point that
-fails to import, is not an :class:`Algorithm`, or whose name differs from the algorithm's ``name``
-is logged and skipped, so one broken package never takes the catalogue down.
+``<name> = "<module>:<Algorithm subclass>"``; nothing in the platform changes. Its
+``feature_service`` must be in the feature catalogue, keyed by the algorithm's ``entity`` and
+labelled with its ``label``: a built-in service, or one the same package brings in a
+``warehouse.features`` entry point (:mod:`features.definitions.catalogue`). An entry point that
+fails to import, is not an :class:`Algorithm`, whose name differs from the algorithm's ``name``, or
+whose feature service does not fit is logged and skipped, so one broken package never takes the
+catalogue down.
 
 Discovery runs once per process (scanning installed distributions costs milliseconds, and the
 scoring route asks for its algorithm on every request); :func:`reload_catalogue` starts over.
@@ -16,6 +20,7 @@ from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 
 from algorithms.base import Algorithm
+from features.definitions import service_spec
 from warehouse.errors import AlgorithmNotFound, ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -69,7 +74,18 @@ def _load(entry_point: EntryPoint) -> Algorithm:
         raise TypeError(f"{entry_point.value} is not an algorithms.base.Algorithm subclass or instance")
     if algorithm.name != entry_point.name:
         raise ValueError(f"entry point name {entry_point.name!r} differs from the algorithm's name {algorithm.name!r}")
+    _check_feature_service(algorithm)
     return algorithm
+
+
+def _check_feature_service(algorithm: Algorithm) -> None:
+    """The algorithm's feature service exists, is keyed by its entity and carries its label."""
+    service = service_spec(algorithm.feature_service)
+    if (service.entity_key, service.label) != (algorithm.entity, algorithm.label):
+        raise ValueError(
+            f"feature service {service.name!r} is keyed by {service.entity_key!r} with label {service.label!r}; "
+            f"the algorithm declares entity {algorithm.entity!r} and label {algorithm.label!r}"
+        )
 
 
 def _where(entry_point: EntryPoint) -> tuple[str, str]:

@@ -36,8 +36,7 @@ import numpy.typing as npt
 
 from algorithms.base import GradingPolicy, ParamValue, Task
 from algorithms.grading import PointsScale
-from algorithms.lightgbm_model import LightGBMBinary
-from features.definitions import service_spec
+from algorithms.lightgbm_model import LightGBMBinary, declared_directions
 
 GRADES = ("A", "B", "C", "D")
 GRADE_POINTS = (700.0, 620.0, 540.0)
@@ -79,8 +78,7 @@ class CreditSupervision(LightGBMBinary):
 
     def monotone_constraints(self, feature_names: Sequence[str]) -> list[int]:
         """The declared direction of risk of each feature (0 where none is declared)."""
-        directions = {feature.name: feature.risk_direction for feature in service_spec(self.feature_service).features}
-        return [int(directions.get(name, 0)) for name in feature_names]
+        return declared_directions(self.feature_service, feature_names)
 
     def derive_grading(self, holdout_scores: npt.NDArray[np.float64]) -> GradingPolicy:
         """The fixed supervisory grading: cut-offs are policy, not fitted to the hold-out."""

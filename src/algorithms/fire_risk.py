@@ -7,6 +7,11 @@ export agree to float rounding on every row (see :mod:`algorithms.lightgbm_expor
 
 Choices, and why:
 
+* **Monotone constraints** in every direction of risk declared in
+  :mod:`features.definitions.buildings` (``risk_direction``): more open violations, faults, overload
+  or past incidents never lower the probability, a sprinkler system never raises it. An inspector
+  can then rely on the sign of each reason, and the model cannot learn a spurious reversal from a
+  noisy month. Features without a settled direction stay free.
 * Imbalance (1-3 % positives) is handled with large leaves (``min_child_samples``), shrinkage and
   bagging, *not* with ``is_unbalance`` or ``scale_pos_weight``: those distort the probabilities,
   while the Brier score, the grading thresholds and any capacity planning downstream need
@@ -19,10 +24,11 @@ Choices, and why:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from algorithms.base import GradingPolicy, Task
-from algorithms.lightgbm_model import LevelledRiskModel, fixed_risk_grading
+from algorithms.lightgbm_model import LevelledRiskModel, declared_directions, fixed_risk_grading
 
 
 class FireRisk(LevelledRiskModel):
@@ -34,3 +40,7 @@ class FireRisk(LevelledRiskModel):
     label: ClassVar[str] = "incident_next_month"
     task: ClassVar[Task] = "binary"
     default_grading: ClassVar[GradingPolicy] = fixed_risk_grading((0.05, 0.15, 0.40))
+
+    def monotone_constraints(self, feature_names: Sequence[str]) -> list[int]:
+        """The declared direction of risk of each feature (0 where none is declared)."""
+        return declared_directions(self.feature_service, feature_names)

@@ -19,6 +19,8 @@ import pandas as pd
 
 from algorithms.base import Algorithm, FittedModel, GradingPolicy, ParamValue
 from algorithms.lightgbm_export import float32_exact_booster
+from algorithms.search_space import FloatRange, IntRange, SearchSpace
+from features.definitions import service_spec
 from warehouse.errors import DataValidationError
 
 if TYPE_CHECKING:
@@ -50,6 +52,22 @@ class LightGBMBinary(Algorithm):
             "verbosity": -1,
             "seed": 42,
         }
+
+    def search_space(self) -> SearchSpace:
+        """Shrinkage, tree size, leaf size, row and column sampling, L2: the knobs that matter for rare events.
+
+        The number of trees stays at the default; shrinkage is searched on a log scale instead.
+        """
+        return SearchSpace(
+            dimensions={
+                "learning_rate": FloatRange(low=0.02, high=0.2, log=True),
+                "num_leaves": IntRange(low=7, high=63, log=True),
+                "min_child_samples": IntRange(low=20, high=300, log=True),
+                "subsample": FloatRange(low=0.6, high=1.0),
+                "colsample_bytree": FloatRange(low=0.5, high=1.0),
+                "reg_lambda": FloatRange(low=1e-3, high=10.0, log=True),
+            }
+        )
 
     def fit(self, train: pd.DataFrame, params: Mapping[str, ParamValue]) -> FittedModel:
         """Fit LightGBM on float32 features; the booster's thresholds are made float32-exact.
@@ -119,6 +137,12 @@ class LightGBMBinary(Algorithm):
     def explainer_text(self, model: FittedModel) -> str | None:
         """The booster as LightGBM's text model format: loadable without unpickling, and exact."""
         return str(_booster(model).model_to_string())
+
+
+def declared_directions(feature_service: str, feature_names: Sequence[str]) -> list[int]:
+    """The declared direction of risk of each feature of ``feature_service`` (0 where none is declared)."""
+    directions = {feature.name: feature.risk_direction for feature in service_spec(feature_service).features}
+    return [int(directions.get(name, 0)) for name in feature_names]
 
 
 def _booster(model: FittedModel) -> Booster:

@@ -87,7 +87,7 @@ class TrainingReport(BaseModel):
 
 
 @dataclass
-class _StepClock:
+class StepClock:
     """Times each step and reports it done to the progress callback."""
 
     on_progress: ProgressCallback
@@ -95,10 +95,19 @@ class _StepClock:
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
+        """Time the block as step ``name``, then advance the progress by one."""
         started = time.perf_counter()
         yield
         self.durations_s[name] = time.perf_counter() - started
         self.on_progress(1)
+
+
+@dataclass(frozen=True)
+class PreparedSet:
+    """A validated training set split by time, with the SM3 digest of the whole set."""
+
+    split: TimeSplit
+    digest: str
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,21 @@ class _Trained:
     grading: GradingPolicy
     metrics: dict[str, float]
     parity_max_abs_diff: float
+
+
+def prepare_training_set(algorithm: Algorithm, training_set: pd.DataFrame, *, holdout_months: int) -> PreparedSet:
+    """Validate ``training_set``, hold out its last months (both classes on each side), digest it."""
+    validate_training_set(algorithm, training_set)
+    split = split_by_month(training_set, holdout_months=holdout_months)
+    require_both_classes(algorithm, split.train, part="training")
+    require_both_classes(algorithm, split.holdout, part="hold-out")
+    return PreparedSet(split, training_data_digest(training_set, sort_by=[algorithm.entity, TIMESTAMP_COLUMN]))
+
+
+def require_binary(algorithm: Algorithm) -> None:
+    """Training evaluates binary tasks only."""
+    if algorithm.task != "binary":
+        raise InvalidRequest(f"training evaluates binary tasks only; {algorithm.name} is a {algorithm.task} task")
 
 
 def run_training(
@@ -123,36 +147,52 @@ def run_training(
     """Train ``algorithm`` on ``training_set`` and log the run; ``params`` override its defaults."""
     import mlflow
 
-    if algorithm.task != "binary":
-        raise InvalidRequest(f"training evaluates binary tasks only; {algorithm.name} is a {algorithm.task} task")
-    clock = _StepClock(on_progress or no_progress)
+    require_binary(algorithm)
+    clock = StepClock(on_progress or no_progress)
     clock.on_progress(0, len(STEPS))
     with clock.step("validate"):
-        validate_training_set(algorithm, training_set)
-        split = split_by_month(training_set, holdout_months=holdout_months)
-        require_both_classes(algorithm, split.train, part="training")
-        require_both_classes(algorithm, split.holdout, part="hold-out")
-        digest = training_data_digest(training_set, sort_by=[algorithm.entity, TIMESTAMP_COLUMN])
+        prepared = prepare_training_set(algorithm, training_set, holdout_months=holdout_months)
     fit_params: dict[str, ParamValue] = {**algorithm.default_params(), **(params or {}), "seed": seed}
     experiment_id = ensure_experiment(settings, algorithm.name)  # also points MLflow's fluent API at this node
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{algorithm.name}-seed{seed}") as run:
-        _log_inputs(algorithm, split, fit_params, digest=digest, seed=seed)
-        trained = _train_and_check(algorithm, split, fit_params, clock)
-        with clock.step("log_model"):
-            explainer = algorithm.explainer_text(trained.model)
-            metadata = _model_metadata(algorithm, trained, fit_params, run_id=run.info.run_id, digest=digest, seed=seed)
-            if explainer is not None:
-                metadata = metadata.model_copy(update={"explainer_sm3": sm3_hex(explainer.encode("utf-8"))})
-            example = algorithm.feature_matrix(split.holdout.head(EXAMPLE_ROWS), trained.model.feature_names)
-            logged = log_onnx_model(
-                settings, trained.onnx_model, metadata, input_example=example, explainer_text=explainer
-            )
-    logger.info("trained %s in run %s: %s", algorithm.name, run.info.run_id, _summary(trained.metrics))
+        report = train_in_active_run(
+            settings, algorithm, prepared, fit_params, experiment_id=experiment_id, seed=seed, clock=clock
+        )
+    logger.info("trained %s in run %s: %s", algorithm.name, run.info.run_id, _summary(report.metrics))
+    return report
+
+
+def train_in_active_run(
+    settings: Settings,
+    algorithm: Algorithm,
+    prepared: PreparedSet,
+    fit_params: Mapping[str, ParamValue],
+    *,
+    experiment_id: str,
+    seed: int,
+    clock: StepClock,
+) -> TrainingReport:
+    """Fit, evaluate, export, check parity and log the model in the active MLflow run."""
+    import mlflow
+
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("train_in_active_run needs an active MLflow run")
+    split, digest = prepared.split, prepared.digest
+    _log_inputs(algorithm, split, fit_params, digest=digest, seed=seed)
+    trained = _train_and_check(algorithm, split, fit_params, clock)
+    with clock.step("log_model"):
+        explainer = algorithm.explainer_text(trained.model)
+        metadata = _model_metadata(algorithm, trained, fit_params, run_id=run.info.run_id, digest=digest, seed=seed)
+        if explainer is not None:
+            metadata = metadata.model_copy(update={"explainer_sm3": sm3_hex(explainer.encode("utf-8"))})
+        example = algorithm.feature_matrix(split.holdout.head(EXAMPLE_ROWS), trained.model.feature_names)
+        logged = log_onnx_model(settings, trained.onnx_model, metadata, input_example=example, explainer_text=explainer)
     return _report(algorithm, experiment_id, logged, trained, split, digest=digest, seed=seed, clock=clock)
 
 
 def _train_and_check(
-    algorithm: Algorithm, split: TimeSplit, fit_params: Mapping[str, ParamValue], clock: _StepClock
+    algorithm: Algorithm, split: TimeSplit, fit_params: Mapping[str, ParamValue], clock: StepClock
 ) -> _Trained:
     import mlflow
 
@@ -268,7 +308,7 @@ def _report(
     *,
     digest: str,
     seed: int,
-    clock: _StepClock,
+    clock: StepClock,
 ) -> TrainingReport:
     return TrainingReport(
         algorithm=algorithm.name,

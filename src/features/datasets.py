@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -19,10 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from features.buildings import generate_buildings
-from features.definitions import population_spec
-from features.enterprises import generate_enterprises
-from features.market_entities import generate_market_entities
+from features.definitions import feature_package
 from features.schemas import raw_table_schema, validate_frame
 from warehouse.errors import DatasetNotFound
 from warehouse.progress import ProgressCallback, no_progress
@@ -32,14 +28,6 @@ logger = logging.getLogger(__name__)
 
 MANIFEST_FILE = "manifest.json"
 TIMESTAMP_COLUMN = "event_timestamp"
-
-PopulationGenerator = Callable[..., dict[str, pd.DataFrame]]
-GENERATORS: dict[str, PopulationGenerator] = {
-    "buildings": generate_buildings,
-    "market_entities": generate_market_entities,
-    "enterprises": generate_enterprises,
-}
-"""Population name to its seeded generator ``(n, *, months, seed, end_month) -> tables``."""
 
 
 class DatasetManifest(BaseModel):
@@ -105,10 +93,11 @@ def generate_population(
     on_progress: ProgressCallback | None = None,
 ) -> DatasetManifest:
     """Generate, validate and write a seeded population; returns its manifest."""
-    spec = population_spec(population)
+    package = feature_package(population)
+    spec = package.population
     progress = on_progress or no_progress
     progress(0, len(spec.tables) + 1)
-    frames = GENERATORS[population](n_entities, months=months, seed=seed, end_month=end_month)
+    frames = package.generator(n_entities, months=months, seed=seed, end_month=end_month)
     progress(1)
     directory = population_dir(settings, population)
     directory.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -133,6 +133,12 @@ def train(
     algorithm: Annotated[str, typer.Argument(help="Algorithm name, e.g. fire_risk.")],
     seed: SeedOption = 42,
     alias: Annotated[str, typer.Option(help="Alias the new version receives.")] = "champion",
+    search: Annotated[
+        int | None, typer.Option(min=1, help="Hyper-parameter search: N trials, only the best is registered.")
+    ] = None,
+    parallel: Annotated[
+        Literal["local", "ray"], typer.Option(help="Where search trials run: one by one here, or as Ray tasks.")
+    ] = "local",
 ) -> None:
     """Train an algorithm on point-in-time features, register the model and set an alias."""
     from warehouse.pipeline import train_and_publish
@@ -141,7 +147,14 @@ def train(
     with new_progress(console) as progress:
         task = progress.add_task(f"Training {algorithm}", total=3)
         published = train_and_publish(
-            settings, algorithm, seed=seed, actor="cli", alias=alias, on_progress=BarAdvance(progress, task)
+            settings,
+            algorithm,
+            seed=seed,
+            actor="cli",
+            alias=alias,
+            on_progress=BarAdvance(progress, task),
+            search_trials=search,
+            search_executor=parallel,
         )
     _print_published(published)
 
@@ -254,6 +267,38 @@ def experiments_benchmark(
             result.published,
         )
     console.print(table)
+
+
+@experiments_app.command("rolling")
+def experiments_rolling(
+    ctx: typer.Context,
+    algorithm: Annotated[str, typer.Argument(help="Algorithm name, e.g. fire_risk.")],
+    folds: Annotated[int, typer.Option(min=1, help="Validated months: the last N, each after all earlier ones.")] = 3,
+    seed: SeedOption = 42,
+) -> None:
+    """Rolling time-based validation: train on months up to t, validate on t + 1, for the last N months."""
+    from warehouse.pipeline import validate_rolling
+
+    with console.status(f"Rolling validation of {algorithm}"):
+        report = validate_rolling(_settings(ctx), algorithm, folds=folds, seed=seed)
+    table = Table(
+        "fold", "trained on", "validated", "roc_auc", "pr_auc", "brier", title=f"{algorithm}: rolling validation"
+    )
+    for fold in report.folds:
+        metrics = fold.metrics
+        table.add_row(
+            str(fold.fold),
+            f"{fold.first_train_month} .. {fold.last_train_month}",
+            fold.validation_month,
+            *(f"{metrics[name]:.4f}" for name in ("roc_auc", "pr_auc", "brier")),
+        )
+    console.print(table)
+    console.print(
+        "mean ± std: "
+        + ", ".join(f"{name}={report.mean[name]:.4f}±{report.std[name]:.4f}" for name in ("roc_auc", "pr_auc", "brier"))
+        + f" (MLflow run {report.run_id})",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -15,7 +15,12 @@ from warehouse.db import MetadataDB
 from warehouse.progress import ProgressCallback, no_progress
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from algorithms.base import Algorithm
+    from experiments.rolling import RollingReport
+    from experiments.search import TrialExecutor
+    from experiments.training import TrainingReport
     from features.datasets import DatasetManifest
     from features.store import MaterializeReport
     from registry.card import ModelCardUpdate
@@ -88,10 +93,14 @@ def train_and_publish(
     on_progress: ProgressCallback = no_progress,
     reviewer: str = REVIEWER,
     card: ModelCardUpdate | None = None,
+    search_trials: int | None = None,
+    search_executor: TrialExecutor = "local",
 ) -> PublishedModel:
-    """Train, log, register, submit (by ``actor``), approve (by ``reviewer``) and point ``alias`` at it."""
+    """Train, log, register, submit (by ``actor``), approve (by ``reviewer``) and point ``alias`` at it.
+
+    With ``search_trials``, a hyper-parameter search runs first and only its best model is registered.
+    """
     from algorithms.catalogue import get_algorithm
-    from experiments.training import run_training
     from features.training import build_training_set
     from registry.lifecycle import approve, submit
     from registry.models import register_version, set_alias
@@ -99,7 +108,7 @@ def train_and_publish(
     algorithm = get_algorithm(algorithm_name)
     training_set = build_training_set(settings, feature_service=algorithm.feature_service)
     on_progress(1)
-    report = run_training(settings, algorithm, training_set, seed=seed)
+    report = _train(settings, algorithm, training_set, seed=seed, trials=search_trials, executor=search_executor)
     on_progress(1)
     ref = register_version(settings, run_id=report.run_id, model_name=algorithm.name, actor=actor)
     names = {"model_name": ref.model_name, "version": ref.version}
@@ -125,6 +134,35 @@ def train_and_publish(
         train_rows=report.train_rows,
         holdout_rows=report.holdout_rows,
     )
+
+
+def validate_rolling(settings: Settings, algorithm_name: str, *, folds: int, seed: int) -> RollingReport:
+    """Rolling time-based validation of an algorithm on its point-in-time training set (no model registered)."""
+    from algorithms.catalogue import get_algorithm
+    from experiments.rolling import run_rolling_validation
+    from features.training import build_training_set
+
+    algorithm = get_algorithm(algorithm_name)
+    training_set = build_training_set(settings, feature_service=algorithm.feature_service)
+    return run_rolling_validation(settings, algorithm, training_set, folds=folds, seed=seed)
+
+
+def _train(
+    settings: Settings,
+    algorithm: Algorithm,
+    training_set: pd.DataFrame,
+    *,
+    seed: int,
+    trials: int | None,
+    executor: TrialExecutor,
+) -> TrainingReport:
+    """One training run, or a search of ``trials`` whose parent run trains the best candidate."""
+    from experiments.search import run_search
+    from experiments.training import run_training
+
+    if trials is None:
+        return run_training(settings, algorithm, training_set, seed=seed)
+    return run_search(settings, algorithm, training_set, trials=trials, seed=seed, executor=executor).training
 
 
 def _pipeline_card(algorithm: Algorithm) -> ModelCardUpdate:

@@ -7,9 +7,13 @@ derived from these specs. Importing this module imports no feature store.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FeatureKind = Literal["int", "float"]
 RiskDirection = Literal[-1, 0, 1]
@@ -98,3 +102,21 @@ class ServiceSpec:
     def feature_refs(self) -> list[str]:
         """Feast feature references ``view:feature`` in service order."""
         return [f"{view.name}:{feature.name}" for view in self.views for feature in view.features]
+
+
+PopulationGenerator = Callable[..., Mapping[str, "pd.DataFrame"]]
+"""A seeded generator ``(n_entities, *, months, seed, end_month) -> {table name: frame}``."""
+
+
+@dataclass(frozen=True)
+class FeaturePackage:
+    """A population, the feature services over it, and its seeded generator: one unit of the catalogue.
+
+    The built-in populations are packages too; a department adds its own by exposing one in the
+    ``warehouse.features`` entry-point group (see :mod:`features.definitions.catalogue`).
+    """
+
+    population: PopulationSpec
+    services: tuple[ServiceSpec, ...]
+    generator: PopulationGenerator
+    """Writes every table of :attr:`PopulationSpec.tables`, each matching its view's features."""

@@ -112,3 +112,30 @@ def test_algorithm_is_an_abstract_contract() -> None:
 
 
 FIRE_RISK_INSTANCE = FireRisk()
+
+
+class UnknownService(FireRisk):
+    """An algorithm fed by a feature service nobody provides."""
+
+    name = "unknown_service"
+    feature_service = "no_such_service"
+
+
+class WrongEntity(FireRisk):
+    """An algorithm whose entity is not the key of its feature service."""
+
+    name = "wrong_entity"
+    entity = "enterprise_id"
+
+
+def test_an_algorithm_needs_a_feature_service_that_fits_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    _install(
+        monkeypatch,
+        _entry_point("unknown_service", f"{__name__}:UnknownService"),
+        _entry_point("wrong_entity", f"{__name__}:WrongEntity"),
+    )
+
+    with pytest.raises(ConfigurationError, match="unknown feature service 'no_such_service'"):
+        get_algorithm("unknown_service")
+    with pytest.raises(ConfigurationError, match=r"keyed by 'building_id'.*declares entity 'enterprise_id'"):
+        get_algorithm("wrong_entity")

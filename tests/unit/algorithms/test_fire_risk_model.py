@@ -129,3 +129,30 @@ def test_metadata_round_trips_and_refuses_a_bad_card(tmp_path: Path) -> None:
 def test_sm3_is_the_standard_digest() -> None:
     # GB/T 32905-2016 test vector: SM3("abc").
     assert sm3_hex(b"abc") == "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"
+
+
+def test_fire_risk_is_monotone_in_each_declared_direction(fire_frame: pd.DataFrame) -> None:
+    from features.definitions import service_spec
+
+    algorithm = FireRisk()
+    declared = {feature.name: feature.risk_direction for feature in service_spec("fire_risk").features}
+    names = list(declared)
+    assert algorithm.monotone_constraints(names) == [declared[name] for name in names]
+    assert declared["open_violations"] == 1 and declared["has_sprinkler"] == -1 and declared["use_type_code"] == 0
+
+    model = algorithm.fit(fire_frame, {**FAST_FIRE_RISK_PARAMS, "seed": 5})
+    rows = fire_frame.head(20)
+    ages = np.linspace(0.0, 6.0, 13)  # building_age_years is declared to raise risk
+    curves = np.array([algorithm.predict_proba(model, rows.assign(building_age_years=age)) for age in ages])
+    assert (np.diff(curves, axis=0) >= 0).all()
+    assert (curves[-1] > curves[0]).any()
+
+
+def test_fire_risk_features_read_as_reasons() -> None:
+    from features.definitions import service_spec
+
+    features = service_spec("fire_risk").features
+    assert not [feature.name for feature in features if feature.description.startswith("1 if")]
+    flags = [feature for feature in features if feature.kind == "int" and feature.maximum == 1]
+    assert flags and all(feature.description.endswith(", 1 = yes") for feature in flags)
+    assert sum(feature.risk_direction != 0 for feature in features) >= 15
