@@ -24,6 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from tests.auth_helpers import caller_headers
 from tests.unit.algorithms.plugin_wheel import REPOSITORY, build_wheel, install_wheel
 from tests.unit.warehouse.test_serve_command import WAREHOUSE
 from warehouse.api import create_app
@@ -141,7 +142,8 @@ def test_train_registers_an_approved_champion_of_the_plugin(trained: tuple[Setti
 
 def test_the_served_plugin_scores_its_own_entities_with_its_own_reasons(trained: tuple[Settings, str]) -> None:
     settings, _output = trained
-    with TestClient(create_app(settings)) as client:
+    headers = caller_headers(settings, "app", grants=[ALGORITHM], name="elevator-dashboard")
+    with TestClient(create_app(settings), headers=headers) as client:
         _wait_ready(client)
         body = {"entities": ["L0000001", "L9999999"], "explain": True}
         response = client.post(f"/v1/score/{ALGORITHM}", json=body)
