@@ -1,7 +1,7 @@
 """``warehouse demo``: the fire-risk flow end to end on the embedded defaults, narrated.
 
 Generates the building population, fills the feature store, trains and publishes a champion, calls
-the local engine over HTTP, and scores the whole population in batch; then prints where to look.
+the serving engine (local or Ray) over HTTP, and scores the whole population in batch; then prints where to look.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def run_demo(settings: Settings, *, n_buildings: int, seed: int, console: Consol
         published = train_and_publish(
             settings, "fire_risk", seed=seed, actor="demo", on_progress=BarAdvance(progress, training)
         )
-        serving = progress.add_task("3/4 serve and call /v1/score/fire_risk", total=1)
-        answer = _call_local_engine(settings)
+        serving = progress.add_task(f"3/4 serve ({settings.engine} engine) and call /v1/score/fire_risk", total=1)
+        answer = _call_engine(settings)
         progress.advance(serving)
         batch = progress.add_task("4/4 batch-score the population", total=manifest.n_entities)
         from scheduling.batch import score_population
@@ -71,13 +71,13 @@ def run_demo(settings: Settings, *, n_buildings: int, seed: int, console: Consol
     console.print(f"demo finished in {time.perf_counter() - started:.0f} s")
 
 
-def _call_local_engine(settings: Settings) -> ScoreResponse:
+def _call_engine(settings: Settings) -> ScoreResponse:
     import httpx
 
-    from serving.engines.local import running_server
+    from serving.engines.base import load_engine
     from serving.schemas import ScoreResponse
 
-    with running_server(settings) as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
+    with load_engine(settings).running() as base_url, httpx.Client(base_url=base_url, timeout=60) as client:
         _wait_ready(client)
         response = client.post("/v1/score/fire_risk", json={"entities": list(SAMPLE_BUILDINGS)})
         response.raise_for_status()
