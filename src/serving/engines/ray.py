@@ -1,7 +1,8 @@
 """The Ray engine: the warehouse app on Ray Serve, its models in multiplexed, batched replicas.
 
 ``warehouse serve --engine ray`` joins the cluster at ``settings.ray_address`` or starts a local Ray
-whose files live in the data dir (``runtime/ray``; free ports, no dashboard), starts Serve's HTTP
+whose files live in the data dir (``runtime/ray``, or a scratch dir where that path is too long
+for Unix sockets; free ports, no dashboard), starts Serve's HTTP
 proxy on the settings' host and port (0: a free one) with access logs off, and runs the deployments
 of :mod:`serving.engines.ray_deployments`. On the way out it removes what it started and nothing
 else: the application; Serve, if this engine started it; the local Ray, if it started it.
@@ -10,11 +11,14 @@ else: the application; Serve, if this engine started it; the local Ray, if it st
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from serving.engines.base import ServingEngine
@@ -29,6 +33,8 @@ logger = logging.getLogger(__name__)
 APP_NAME = "warehouse"
 LOCAL_OBJECT_STORE_BYTES = 256 * 1024**2
 """Object store of a local Ray: scoring moves small arrays, so a small store leaves memory to the node."""
+MAX_RAY_TEMP_DIR_CHARS = 40
+"""Longest Ray temp dir whose session sockets (``session_<date>_<pid>/sockets/...``) fit in 107 bytes."""
 QUIET_LOGS = {"enable_access_log": False, "log_level": "WARNING"}
 """Serve's logging for the proxy, the controller and the replicas: no line per request."""
 
@@ -63,6 +69,7 @@ class RayEngine(ServingEngine):
         """Deploy the application and yield its base URL; remove it (and what was started for it) after."""
         from ray import serve
 
+        logging.getLogger("ray.serve").setLevel(logging.WARNING)  # Serve logs each deployment step at INFO
         with _ray_connection(self.settings):
             started_serve, port = _start_serve(self.settings)
             try:
@@ -112,9 +119,12 @@ def _ray_connection(settings: Settings) -> Iterator[None]:
         return
     if settings.ray_address is not None:
         ray.init(address=settings.ray_address, log_to_driver=False, logging_level=logging.WARNING)
-    else:
-        temp_dir = settings.runtime_dir / "ray"
-        temp_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            yield
+        finally:
+            ray.shutdown()  # disconnects only: the cluster is not ours
+        return
+    with _local_temp_dir(settings) as temp_dir:
         ray.init(
             address="local",  # never attach to another Ray found on the machine
             _temp_dir=str(temp_dir),
@@ -123,10 +133,26 @@ def _ray_connection(settings: Settings) -> Iterator[None]:
             log_to_driver=False,
             logging_level=logging.WARNING,
         )
+        try:
+            yield
+        finally:
+            ray.shutdown()  # stops the processes this ray.init started, and only those
+
+
+@contextmanager
+def _local_temp_dir(settings: Settings) -> Iterator[Path]:
+    """``runtime/ray`` in the data dir, or a scratch dir when that path is too long for Ray's Unix sockets."""
+    preferred = settings.runtime_dir / "ray"
+    if len(str(preferred)) <= MAX_RAY_TEMP_DIR_CHARS:
+        preferred.mkdir(parents=True, exist_ok=True)
+        yield preferred
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="warehouse-ray-"))
+    logger.warning("%s is too long for Ray's socket paths; Ray's files go to %s (removed on exit)", preferred, scratch)
     try:
-        yield
+        yield scratch
     finally:
-        ray.shutdown()  # disconnects; for a local Ray it also stops the processes ray.init started
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _start_serve(settings: Settings) -> tuple[bool, int]:
