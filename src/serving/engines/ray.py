@@ -16,6 +16,7 @@ import signal
 import socket
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,7 +68,9 @@ class RayEngine(ServingEngine):
     @contextmanager
     def running(self) -> Iterator[str]:
         """Deploy the application and yield its base URL; remove it (and what was started for it) after."""
-        from ray import serve
+        with warnings.catch_warnings():  # Ray's own config models use deprecated pydantic fields
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from ray import serve
 
         logging.getLogger("ray.serve").setLevel(logging.WARNING)  # Serve logs each deployment step at INFO
         with _ray_connection(self.settings):

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ray import serve
-from ray.exceptions import RayTaskError
+from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.handle import DeploymentResponse
 
 from serving.runtime import OnnxModel
@@ -36,10 +38,12 @@ if TYPE_CHECKING:
     from registry.models import ModelArtifact
     from warehouse.settings import Settings
 
+logger = logging.getLogger(__name__)
+
 INGRESS_DEPLOYMENT = "warehouse-ingress"
 MODELS_DEPLOYMENT = "warehouse-models"
 REMOTE_CALL_TIMEOUT_S = 60.0
-"""How long the ingress waits for a model replica (a replica lost mid-call is retried by Serve first)."""
+"""How long the ingress waits for a model replica's answer."""
 
 
 def multiplexed_id(model_name: str, version: str) -> str:
@@ -58,13 +62,20 @@ def open_version(settings: Settings, model_id: str) -> OnnxModel:
     return model
 
 
-def _result(
-    response: DeploymentResponse[Any] | DeploymentResponseGenerator[Any], timeout_s: float = REMOTE_CALL_TIMEOUT_S
-) -> Any:
-    """The answer of a model replica; a warehouse error raised there is raised here as itself."""
+def _answer(call: Callable[[], DeploymentResponse[Any] | DeploymentResponseGenerator[Any]]) -> Any:
+    """The answer of a model replica call, made again once if the replica died under it (every call is
+    idempotent); a warehouse error raised there is raised here as itself."""
+    try:
+        return _result(call())
+    except RayActorError:
+        logger.warning("a model replica died during a call; calling another")
+        return _result(call())
+
+
+def _result(response: DeploymentResponse[Any] | DeploymentResponseGenerator[Any]) -> Any:
     assert isinstance(response, DeploymentResponse)  # no model replica method is a generator
     try:
-        return response.result(timeout_s=timeout_s)
+        return response.result(timeout_s=REMOTE_CALL_TIMEOUT_S)
     except RayTaskError as exc:
         if isinstance(exc.cause, WarehouseError):
             raise exc.cause from None
@@ -86,17 +97,18 @@ class DeployedOnnxModel(OnnxModel):
 
     def load(self) -> None:
         """Have a model replica open this version (so that the first request does not wait for it)."""
-        _result(self._models.load.remote())
+        _answer(self._models.load.remote)
         self._loaded = True
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Probabilities from a model replica (batched there with other requests for this version)."""
-        probabilities: np.ndarray = _result(self._models.predict.remote(matrix))
+        probabilities: np.ndarray = _answer(functools.partial(self._models.predict.remote, matrix))
         return probabilities
 
     def contributions(self, features: pd.DataFrame) -> np.ndarray:
         """Exact per-feature contributions, computed by the model replica that holds the explainer."""
-        contributions: np.ndarray = _result(self._models.contributions.remote(self.feature_matrix(features)))
+        matrix = self.feature_matrix(features)
+        contributions: np.ndarray = _answer(functools.partial(self._models.contributions.remote, matrix))
         return contributions
 
 

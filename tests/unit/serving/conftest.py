@@ -53,8 +53,9 @@ def ray_served(settings: Settings) -> Iterator[RayServed]:
 
 
 def one_replica(data_dir: Path) -> Settings:
-    """Settings for a Ray-served test warehouse: one replica of each deployment (a small shared machine)."""
-    return Settings(data_dir=data_dir, ray_min_replicas=1, ray_max_replicas=1)
+    """Settings for a Ray-served test warehouse: one replica of each deployment (a small shared machine),
+    and Serve's proxy, should this deployment be the one to start it, on a free port."""
+    return Settings(data_dir=data_dir, port=0, ray_min_replicas=1, ray_max_replicas=1)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -62,6 +63,12 @@ def test_serve_binds_a_free_port_and_serves(settings: Settings) -> None:
     assert process.returncode in (0, -signal.SIGTERM)
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _alive(process: psutil.Process) -> bool:
     try:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
@@ -98,3 +105,31 @@ def test_serve_with_the_ray_engine_stops_cleanly_on_sigterm(settings: Settings) 
     assert "raylet" in names, names
     assert any(name.startswith("ray::") for name in names), names
     assert _wait_gone(started) == []
+
+
+@pytest.mark.integration
+def test_serve_with_the_ray_engine_joins_a_running_cluster_and_leaves_it_up(
+    settings: Settings, ray_session: None
+) -> None:
+    import ray
+    from ray import serve
+
+    if not serve.status().proxies:  # Serve runs in the cluster before the server joins, so it is not the server's
+        serve.start(http_options={"host": "127.0.0.1", "port": _free_port()})
+    address = ray.get_runtime_context().gcs_address
+    command = [WAREHOUSE, "--data-dir", str(settings.data_dir), "serve", "--engine", "ray", "--address", address]
+    with subprocess.Popen(
+        [*command, "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        try:
+            base_url = _read_url(process, timeout_s=300)
+            _wait_ready(base_url, timeout_s=300)
+            assert "warehouse" in serve.status().applications  # deployed into this session's cluster
+            response = httpx.post(f"{base_url}/v1/score/fire_risk", json={"entities": ["B0000001"]}, timeout=30)
+            assert (response.status_code, response.json()["model_version"]) == (200, "1")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output[-2000:]
+    assert "warehouse" not in serve.status().applications
+    assert ray.cluster_resources()["CPU"] > 0  # the cluster it joined is still up
