@@ -2,8 +2,9 @@
 
 The prepared warehouse (features online plus one approved fire-risk champion, built from a small
 seeded population) is built once per session and copied for each test that asks for ``settings``.
-Integration fixtures create a fresh PostgreSQL database or Redis key prefix per use and drop it after.
-``auth_headers`` and ``admin_headers`` give API keys over ``settings`` (see ``tests/auth_helpers.py``).
+Integration fixtures create a fresh PostgreSQL database or Redis key prefix per use and drop it after;
+Ray tests share one local Ray started for the session. ``auth_headers`` and ``admin_headers`` give
+API keys over ``settings`` (see ``tests/auth_helpers.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ PREPARED_BUILDINGS = 400
 PREPARED_SEED = 7
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
+RAY_OBJECT_STORE_BYTES = 256 * 1024**2
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -51,6 +53,29 @@ def settings(prepared_warehouse: Path, tmp_path: Path) -> Settings:
     """Settings over a private copy of the prepared warehouse."""
     shutil.copytree(prepared_warehouse, tmp_path / "wh")
     return Settings(data_dir=tmp_path / "wh")
+
+
+@pytest.fixture(scope="session")
+def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One local Ray for the whole test session, started here and shut down here (never ``ray stop``)."""
+    import ray
+
+    if ray.is_initialized():
+        pytest.fail("Ray is already initialised in the test process; only this fixture may start it")
+    ray.init(
+        address="local",  # never attach to another Ray on this machine
+        _temp_dir=str(tmp_path_factory.mktemp("ray")),
+        include_dashboard=False,
+        object_store_memory=RAY_OBJECT_STORE_BYTES,
+        log_to_driver=False,
+    )
+    try:
+        yield
+    finally:
+        from ray import serve
+
+        serve.shutdown()
+        ray.shutdown()
 
 
 @pytest.fixture

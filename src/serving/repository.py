@@ -9,6 +9,10 @@ A watcher thread (:meth:`ModelRepository.start_watching`) polls the governance r
 that moves with every lifecycle step and alias move); when it moves, alias mappings are forgotten and
 versions that are no longer approved or published (suspended, delisted) are dropped, so that a
 suspension takes effect without a restart.
+
+What a loaded version is depends on the engine: by default an in-process ONNX Runtime session
+(:class:`serving.runtime.OnnxModel`); the Ray engine passes an ``open_model`` that answers a model
+whose session lives in Ray Serve replicas. Aliases, governance and the watcher are the same for both.
 """
 
 from __future__ import annotations
@@ -20,9 +24,15 @@ from typing import TYPE_CHECKING
 from warehouse.errors import ModelNotFound, ModelNotReady
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from registry.models import ModelArtifact
     from registry.store import GovernanceProbe
     from serving.runtime import OnnxModel
     from warehouse.settings import Settings
+
+    ModelOpener = Callable[[ModelArtifact], OnnxModel]
+    """Builds the served model of a fetched, verified artifact (cheap; the repository then calls ``load``)."""
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +44,9 @@ GOVERNANCE_POLL_S = 1.0
 class ModelRepository:
     """Loaded ONNX models keyed by (model name, version), with an alias map per model."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, open_model: ModelOpener | None = None) -> None:
         self.settings = settings
+        self._open_model = open_model
         self._models: dict[tuple[str, str], OnnxModel] = {}
         self._aliases: dict[tuple[str, str], str] = {}
         self._lock = threading.RLock()
@@ -139,7 +150,7 @@ class ModelRepository:
         with self._lock:
             model = self._models.get((model_name, ref.version))
         if model is None:
-            model = OnnxModel(fetch_model(self.settings, ref))
+            model = (self._open_model or OnnxModel)(fetch_model(self.settings, ref))
             model.load()
         if not model.ready:
             raise ModelNotReady(f"{model_name} v{ref.version} failed to load")

@@ -70,9 +70,12 @@ class OnnxModel:
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         """Positive-class probability of each row; ``features`` must hold every model feature."""
+        return self.predict_matrix(self.feature_matrix(features))
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Positive-class probability of each row of a model input (:meth:`feature_matrix`)."""
         if self._session is None:
             raise ModelNotReady(f"model {self.metadata.model_name} v{self.version} is not loaded")
-        matrix = self.feature_matrix(features)
         (output,) = self._session.run([self.metadata.onnx_output], {self.metadata.onnx_input: matrix})
         probabilities = np.asarray(output, dtype=np.float64)
         if probabilities.ndim == 2:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,11 +33,18 @@ from warehouse.library_env import apply_library_defaults
 from warehouse.logs import configure_logging
 from warehouse.settings import Settings, get_settings
 
+if TYPE_CHECKING:
+    from serving.repository import ModelOpener
+
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the warehouse's HTTP app for ``settings`` (default: from the environment)."""
+def create_app(settings: Settings | None = None, *, open_model: ModelOpener | None = None) -> FastAPI:
+    """Build the warehouse's HTTP app for ``settings`` (default: from the environment).
+
+    ``open_model`` decides where a served version runs (default: ONNX Runtime in this process; the
+    Ray engine's ingress passes one that calls its model deployment).
+    """
     settings = settings or get_settings()
     apply_library_defaults()
     configure_logging(settings.log_level)
@@ -47,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings
-    app.state.repository = ModelRepository(settings)
+    app.state.repository = ModelRepository(settings, open_model=open_model)
     app.state.scoring = ScoringService(settings, app.state.repository)
     app.state.identity = IdentityStore(settings)
     app.state.classifications = ServedClassifications(settings)

@@ -23,7 +23,7 @@ from warehouse.identity_cli import print_issued_key, register_identity_commands
 from warehouse.library_env import apply_library_defaults
 from warehouse.logs import configure_logging
 from warehouse.nodes_cli import nodes_app
-from warehouse.settings import Settings, get_settings
+from warehouse.settings import EngineKind, Settings, get_settings
 
 if TYPE_CHECKING:
     from warehouse.pipeline import PublishedModel
@@ -53,6 +53,9 @@ register_identity_commands(app)
 
 SeedOption = Annotated[int, typer.Option(help="Random seed for data generation, split and model.")]
 BuildingsOption = Annotated[int, typer.Option(min=100, help="Buildings in the synthetic population.")]
+EngineOption = Annotated[
+    EngineKind | None, typer.Option(help="Serving engine: local (uvicorn) or ray (Ray Serve); default: settings.")
+]
 
 
 @app.callback()
@@ -212,18 +215,29 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Interface to bind (default: settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default: settings; 0 = any free).")] = None,
+    engine: EngineOption = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join with --engine ray (default: start a local Ray).")
+    ] = None,
 ) -> None:
-    """Serve the HTTP API with the local engine until interrupted."""
-    from serving.engines.local import serve as serve_local
+    """Serve the HTTP API with every published model until interrupted (SIGTERM or Ctrl-C)."""
+    from serving.engines.base import load_engine
 
     settings = _settings(ctx)
-    overrides = {key: value for key, value in (("host", host), ("port", port)) if value is not None}
+    overrides = {
+        key: value
+        for key, value in (("host", host), ("port", port), ("engine", engine), ("ray_address", address))
+        if value is not None
+    }
     settings = settings.model_copy(update=overrides)
 
     def announce(url: str) -> None:
-        console.print(f"serving {settings.data_dir} at {url} (docs at {url}/docs)", soft_wrap=True)
+        console.print(
+            f"serving {settings.data_dir} with the {settings.engine} engine at {url} (docs at {url}/docs)",
+            soft_wrap=True,
+        )
 
-    serve_local(settings, on_bound=announce)
+    load_engine(settings).serve(on_bound=announce)
 
 
 @algorithms_app.command("list")
@@ -302,11 +316,16 @@ def experiments_rolling(
 
 
 @app.command()
-def demo(ctx: typer.Context, buildings: BuildingsOption = 20_000, seed: SeedOption = 42) -> None:
+def demo(
+    ctx: typer.Context, buildings: BuildingsOption = 20_000, seed: SeedOption = 42, engine: EngineOption = None
+) -> None:
     """Run the whole fire-risk flow end to end on the embedded defaults."""
     from warehouse.demo import run_demo
 
-    run_demo(_settings(ctx), n_buildings=buildings, seed=seed, console=console)
+    settings = _settings(ctx)
+    if engine is not None:
+        settings = settings.model_copy(update={"engine": engine})
+    run_demo(settings, n_buildings=buildings, seed=seed, console=console)
 
 
 def _print_published(published: PublishedModel) -> None:

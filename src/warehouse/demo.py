@@ -1,9 +1,9 @@
 """``warehouse demo``: the fire-risk flow end to end on the embedded defaults, narrated.
 
 Generates the building population, fills the feature store, trains and publishes a champion, calls
-the local engine over HTTP (as the application ``demo-app``, with a key granted ``fire_risk`` that is
-revoked afterwards), and scores the whole population in batch; then prints where to look, with the
-node's first admin API key when the demo created it.
+the serving engine (local or Ray) over HTTP (as the application ``demo-app``, with a key granted
+``fire_risk`` that is revoked afterwards), and scores the whole population in batch; then prints where
+to look, with the node's first admin API key when the demo created it.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def run_demo(settings: Settings, *, n_buildings: int, seed: int, console: Consol
         published = train_and_publish(
             settings, "fire_risk", seed=seed, actor="demo", on_progress=BarAdvance(progress, training)
         )
-        serving = progress.add_task("3/4 serve and call /v1/score/fire_risk", total=1)
-        answer = _call_local_engine(settings)
+        serving = progress.add_task(f"3/4 serve ({settings.engine} engine) and call /v1/score/fire_risk", total=1)
+        answer = _call_engine(settings)
         progress.advance(serving)
         batch = progress.add_task("4/4 batch-score the population", total=manifest.n_entities)
         from scheduling.batch import score_population
@@ -80,10 +80,10 @@ def run_demo(settings: Settings, *, n_buildings: int, seed: int, console: Consol
     console.print(f"demo finished in {time.perf_counter() - started:.0f} s")
 
 
-def _call_local_engine(settings: Settings) -> ScoreResponse:
+def _call_engine(settings: Settings) -> ScoreResponse:
     import httpx
 
-    from serving.engines.local import running_server
+    from serving.engines.base import load_engine
     from serving.schemas import ScoreResponse
     from warehouse.identity import provision_caller, revoke_key
     from warehouse.permissions import Role
@@ -101,7 +101,7 @@ def _call_local_engine(settings: Settings) -> ScoreResponse:
     headers = {"Authorization": f"Bearer {key.token}"}
     try:
         with (
-            running_server(settings) as base_url,
+            load_engine(settings).running() as base_url,
             httpx.Client(base_url=base_url, timeout=60, headers=headers) as client,
         ):
             _wait_ready(client)

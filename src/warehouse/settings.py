@@ -67,6 +67,30 @@ class Settings(BaseSettings):
     engine: EngineKind = "local"
     """Serving engine: ``local`` (uvicorn + ONNX Runtime in-process) or ``ray`` (Ray Serve)."""
 
+    ray_address: str | None = None
+    """Ray cluster the ray engine joins (``auto``, ``host:6379``, ``ray://host:10001``); default: start a local one."""
+
+    ray_replica_num_cpus: float = Field(default=0.25, gt=0)
+    """Logical CPUs each Ray Serve replica reserves (fractional, so that several fit on a small node)."""
+
+    ray_min_replicas: int = Field(default=1, ge=1)
+    """Autoscaling floor of the Ray engine's ingress and model deployments."""
+
+    ray_max_replicas: int = Field(default=2, ge=1)
+    """Autoscaling ceiling of the Ray engine's ingress and model deployments."""
+
+    ray_target_ongoing_requests: float = Field(default=16.0, gt=0)
+    """Requests in flight per replica that Ray Serve's autoscaler aims at."""
+
+    ray_max_batch_size: int = Field(default=32, gt=0)
+    """Most scoring requests a model replica runs through ONNX Runtime at once (``@serve.batch``)."""
+
+    ray_batch_wait_timeout_ms: float = Field(default=1.0, ge=0)
+    """How long a model replica waits for a batch to fill before it runs what it has."""
+
+    ray_max_models_per_replica: int = Field(default=4, gt=0)
+    """Model versions one model replica keeps loaded (least recently used go first; ``@serve.multiplexed``)."""
+
     batch_chunk_rows: int = Field(default=5_000, gt=0)
     """Entities scored per chunk by the batch executor; bounds its memory."""
 

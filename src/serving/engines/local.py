@@ -2,6 +2,7 @@
 
 :func:`serve` blocks (``warehouse serve``); :func:`running_server` runs the same app in a background
 thread for the demo and tests, binding port 0 unless told otherwise and yielding the real address.
+:class:`LocalEngine` offers both behind the :class:`~serving.engines.base.ServingEngine` contract.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from serving.engines.base import ServingEngine
+
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     import uvicorn
 
     from warehouse.settings import Settings
@@ -73,3 +78,15 @@ def running_server(settings: Settings, *, port: int = 0, startup_timeout_s: floa
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+class LocalEngine(ServingEngine):
+    """The app in this process under uvicorn."""
+
+    def serve(self, *, on_bound: Callable[[str], None] | None = None) -> None:
+        """Serve until interrupted (uvicorn handles SIGTERM and SIGINT)."""
+        serve(self.settings, on_bound=on_bound)
+
+    def running(self) -> AbstractContextManager[str]:
+        """The app on a free port in a background thread (see :func:`running_server`)."""
+        return running_server(self.settings)

@@ -1,18 +1,32 @@
-"""A running app over a copy of the prepared warehouse, reached through FastAPI's TestClient with an admin key."""
+"""The app, served by either engine, over a copy of the prepared warehouse, called with an admin key.
+
+``client`` is parametrised by engine: ``local`` is the app in this process behind FastAPI's
+TestClient; ``ray`` is the same app deployed on the session's Ray Serve (integration, needs Ray),
+reached over HTTP. ``served_settings`` are the settings of the warehouse that ``client`` serves.
+"""
 
 from __future__ import annotations
 
+import shutil
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.auth_helpers import caller_headers
 from warehouse.api import create_app
 from warehouse.settings import Settings
 
+ENGINES = ["local", pytest.param("ray", marks=pytest.mark.integration)]
 
-def wait_until_ready(client: TestClient, timeout_s: float = 60.0) -> None:
+
+def wait_until_ready(client: httpx.Client, timeout_s: float = 120.0) -> None:
     """Poll readiness with a deadline; fail with the last answer if it never turns ready."""
     deadline = time.monotonic() + timeout_s
     while (response := client.get("/v2/health/ready")).status_code != 200:
@@ -21,9 +35,69 @@ def wait_until_ready(client: TestClient, timeout_s: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+@dataclass(frozen=True)
+class RayServed:
+    """A warehouse deployed as its own application on the session's Ray Serve."""
+
+    base_url: str
+    settings: Settings
+
+
+@contextmanager
+def ray_served(settings: Settings) -> Iterator[RayServed]:
+    """Deploy the app for ``settings`` under its own name and route prefix; removed afterwards."""
+    from serving.engines.ray import RayEngine
+
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    with RayEngine(settings, app_name=name, route_prefix=f"/{name}").running() as base_url:
+        yield RayServed(base_url=base_url, settings=settings)
+
+
+def one_replica(data_dir: Path) -> Settings:
+    """Settings for a Ray-served test warehouse: one replica of each deployment (a small shared machine),
+    and Serve's proxy, should this deployment be the one to start it, on a free port."""
+    return Settings(data_dir=data_dir, port=0, ray_min_replicas=1, ray_max_replicas=1)
+
+
+@pytest.fixture(scope="session")
+def ray_scoring_warehouse(
+    ray_session: None, prepared_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RayServed]:
+    """One read-only copy of the prepared warehouse on Ray Serve, shared by every scoring test."""
+    root = tmp_path_factory.mktemp("ray-scoring") / "wh"
+    shutil.copytree(prepared_warehouse, root)
+    with ray_served(one_replica(root)) as served:
+        yield served
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The serving engine under test."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture
-def client(settings: Settings, admin_headers: dict[str, str]) -> Iterator[TestClient]:
-    """A started app (lifespan run) whose models are loaded, called with an admin key."""
-    with TestClient(create_app(settings), headers=admin_headers) as test_client:
+def served_settings(engine: str, request: pytest.FixtureRequest) -> Settings:
+    """Settings of the warehouse that ``client`` serves."""
+    if engine == "ray":
+        served: RayServed = request.getfixturevalue("ray_scoring_warehouse")
+        return served.settings
+    settings: Settings = request.getfixturevalue("settings")
+    return settings
+
+
+@pytest.fixture
+def client(engine: str, request: pytest.FixtureRequest) -> Iterator[httpx.Client]:
+    """A started app whose models are loaded, served by ``engine``."""
+    if engine == "ray":
+        served: RayServed = request.getfixturevalue("ray_scoring_warehouse")
+        headers = caller_headers(served.settings, "admin")
+        with httpx.Client(base_url=served.base_url, timeout=60, headers=headers) as http_client:
+            wait_until_ready(http_client)
+            yield http_client
+        return
+    admin_headers: dict[str, str] = request.getfixturevalue("admin_headers")
+    with TestClient(create_app(request.getfixturevalue("settings")), headers=admin_headers) as test_client:
         wait_until_ready(test_client)
         yield test_client

@@ -1,9 +1,10 @@
-"""Open Inference Protocol health: live always, ready only once models are loaded."""
+"""Open Inference Protocol health: live always, ready only once models are loaded (both engines)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 
 from warehouse.api import create_app
@@ -11,7 +12,7 @@ from warehouse.pipeline import initialize
 from warehouse.settings import Settings
 
 
-def test_live_and_ready_with_a_champion(client: TestClient) -> None:
+def test_live_and_ready_with_a_champion(client: httpx.Client) -> None:
     assert client.get("/v2/health/live").json() == {"live": True}
     response = client.get("/v2/health/ready")
     assert (response.status_code, response.json()) == (200, {"ready": True})

@@ -1,9 +1,17 @@
-"""``POST /v1/score/{algorithm}``: answers, per-entity errors, and every bad input as a clear 4xx."""
+"""``POST /v1/score/{algorithm}``: answers, per-entity errors, and every bad input as a clear 4xx.
+
+Every test runs against both engines (``client`` is parametrised: local, ray).
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import httpx
 import pytest
-from fastapi.testclient import TestClient
+
+if TYPE_CHECKING:
+    from warehouse.settings import Settings
 
 LEVELS = {"low", "medium", "high", "critical"}
 
@@ -15,7 +23,7 @@ def _error_code(response_json: dict[str, object]) -> object:
     return error["code"]
 
 
-def test_scores_known_buildings_with_the_champion(client: TestClient) -> None:
+def test_scores_known_buildings_with_the_champion(client: httpx.Client) -> None:
     response = client.post("/v1/score/fire_risk", json={"entities": ["B0000001", "B0000002"]})
     assert response.status_code == 200
     body = response.json()
@@ -33,7 +41,7 @@ def test_scores_known_buildings_with_the_champion(client: TestClient) -> None:
         assert result["error"] is None
 
 
-def test_unknown_building_is_answered_per_entity(client: TestClient) -> None:
+def test_unknown_building_is_answered_per_entity(client: httpx.Client) -> None:
     response = client.post("/v1/score/fire_risk", json={"entities": ["B0000001", "B9999999"]})
     assert response.status_code == 200
     known, unknown = response.json()["results"]
@@ -43,12 +51,15 @@ def test_unknown_building_is_answered_per_entity(client: TestClient) -> None:
     assert unknown["error"]["code"] == "entity_not_found"
 
 
-def test_inline_features_score_like_the_online_lookup(client: TestClient) -> None:
+def test_inline_features_score_like_the_online_lookup(client: httpx.Client, served_settings: Settings) -> None:
     from features.online import read_online_features
+    from features.store import open_feature_store
 
-    scoring = client.app.state.scoring  # type: ignore[attr-defined]  # Starlette app has state
     online = read_online_features(
-        scoring.feature_store(), feature_service="fire_risk", entity_key="building_id", entity_ids=["B0000003"]
+        open_feature_store(served_settings),
+        feature_service="fire_risk",
+        entity_key="building_id",
+        entity_ids=["B0000003"],
     )
     row = {name: (None if value != value else float(value)) for name, value in online.frame.iloc[0].items()}
     by_id = client.post("/v1/score/fire_risk", json={"entities": ["B0000003"]}).json()["results"][0]
@@ -60,13 +71,13 @@ def test_inline_features_score_like_the_online_lookup(client: TestClient) -> Non
     assert result["level"] == by_id["level"]
 
 
-def test_unknown_algorithm_is_404(client: TestClient) -> None:
+def test_unknown_algorithm_is_404(client: httpx.Client) -> None:
     response = client.post("/v1/score/no_such_algorithm", json={"entities": ["B0000001"]})
     assert response.status_code == 404
     assert _error_code(response.json()) == "algorithm_not_found"
 
 
-def test_unknown_alias_is_404(client: TestClient) -> None:
+def test_unknown_alias_is_404(client: httpx.Client) -> None:
     response = client.post("/v1/score/fire_risk", json={"entities": ["B0000001"], "alias": "nobody"})
     assert response.status_code == 404
     assert _error_code(response.json()) == "model_not_found"
@@ -84,14 +95,14 @@ def test_unknown_alias_is_404(client: TestClient) -> None:
         ({"features": [{"age_years": 3.0}]}, "missing"),
     ],
 )
-def test_bad_bodies_are_422_with_a_reason(client: TestClient, payload: dict[str, object], fragment: str) -> None:
+def test_bad_bodies_are_422_with_a_reason(client: httpx.Client, payload: dict[str, object], fragment: str) -> None:
     response = client.post("/v1/score/fire_risk", json=payload)
     assert response.status_code == 422
     assert _error_code(response.json()) == "invalid_request"
     assert fragment in response.json()["error"]["message"]
 
 
-def test_malformed_json_is_422(client: TestClient) -> None:
+def test_malformed_json_is_422(client: httpx.Client) -> None:
     response = client.post(
         "/v1/score/fire_risk", content=b'{"entities": [', headers={"content-type": "application/json"}
     )
@@ -99,14 +110,24 @@ def test_malformed_json_is_422(client: TestClient) -> None:
     assert _error_code(response.json()) == "invalid_request"
 
 
-def test_too_many_entities_is_422(client: TestClient) -> None:
-    limit = client.app.state.settings.max_entities_per_request  # type: ignore[attr-defined]
+def test_too_many_entities_is_422(client: httpx.Client, served_settings: Settings) -> None:
+    limit = served_settings.max_entities_per_request
     response = client.post("/v1/score/fire_risk", json={"entities": [f"B{i:07d}" for i in range(limit + 1)]})
     assert response.status_code == 422
     assert "limit" in response.json()["error"]["message"]
 
 
-def test_unknown_route_has_the_error_shape(client: TestClient) -> None:
+def test_unknown_route_has_the_error_shape(client: httpx.Client) -> None:
     response = client.get("/v1/nothing-here")
     assert response.status_code == 404
     assert _error_code(response.json()) == "not_found"
+
+
+def test_explain_answers_the_top_reasons(client: httpx.Client) -> None:
+    response = client.post("/v1/score/fire_risk", json={"entities": ["B0000001"], "explain": True})
+    assert response.status_code == 200
+    reasons = response.json()["results"][0]["reasons"]
+    assert 1 <= len(reasons) <= 5
+    contributions = [abs(reason["contribution"]) for reason in reasons]
+    assert contributions == sorted(contributions, reverse=True)
+    assert all(reason["feature"] and reason["text"] for reason in reasons)
