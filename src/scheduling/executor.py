@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from registry.models import ModelVersionRef
+    from scheduling.alerts import AlertReasons
     from scheduling.specs import RunPlan, RunRequest
     from serving.runtime import OnnxModel
     from warehouse.settings import Settings
@@ -225,10 +226,11 @@ def _score_pending_chunks(settings: Settings, execution: _Execution) -> None:
 def _score_and_commit(execution: _Execution, index: int, chunk: pd.DataFrame) -> None:
     selected = _apply_filter(chunk, execution.plan.population_filter)
     scored = _score_chunk(execution.model, selected, execution.run.id)
+    reasons = _alert_reasons(execution, selected, scored)
     _write_part(execution.output_dir / f"part-{index:05d}.parquet", scored)
     for _attempt in range(COMMIT_ATTEMPTS):
         try:
-            _commit_chunk(execution, index, entities=len(chunk), scored=scored)
+            _commit_chunk(execution, index, entities=len(chunk), scored=scored, reasons=reasons)
             execution.rows_written += len(scored)
             return
         except IntegrityError:
@@ -238,7 +240,19 @@ def _score_and_commit(execution: _Execution, index: int, chunk: pd.DataFrame) ->
     raise InvalidRequest(f"run {execution.run.id} chunk {index} kept conflicting; execute the run again")
 
 
-def _commit_chunk(execution: _Execution, index: int, *, entities: int, scored: pd.DataFrame) -> None:
+def _alert_reasons(execution: _Execution, selected: pd.DataFrame, scored: pd.DataFrame) -> AlertReasons:
+    """Reasons of the rows that will alert, computed before the chunk's transaction opens."""
+    from scheduling.alerts import explain_crossings
+
+    thresholds = execution.plan.thresholds
+    if execution.run.job_name is None or thresholds is None or scored.empty:
+        return {}
+    return explain_crossings(execution.model, selected, scored, thresholds)
+
+
+def _commit_chunk(
+    execution: _Execution, index: int, *, entities: int, scored: pd.DataFrame, reasons: AlertReasons
+) -> None:
     from scheduling.alerts import record_alerts
 
     run_id = execution.run.id
@@ -250,7 +264,7 @@ def _commit_chunk(execution: _Execution, index: int, *, entities: int, scored: p
         if run is not None:
             run.rows_done = int(done or 0)
         if execution.run.job_name is not None and execution.plan.thresholds is not None:
-            record_alerts(session, execution.run, execution.plan.thresholds, execution.model, scored)
+            record_alerts(session, execution.run, execution.plan.thresholds, execution.model, scored, reasons)
 
 
 def _apply_filter(chunk: pd.DataFrame, population_filter: dict[str, list[float]]) -> pd.DataFrame:

@@ -90,3 +90,5 @@ class AlertRecord(Base):
     acted_by: Mapped[str | None] = mapped_column(String(200))
     acted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str] = mapped_column(Text, default="")
+    reasons: Mapped[str] = mapped_column(Text, default="[]")
+    """JSON list of the model's top reasons at the latest crossing (migration 0004_alert_delivery)."""
