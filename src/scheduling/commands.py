@@ -62,6 +62,12 @@ def jobs_add(
     ] = None,
     output: Annotated[str | None, typer.Option(help="Output dir (relative: inside the results dir).")] = None,
     misfire: Annotated[str, typer.Option(help="After downtime: skip | catch_up.")] = "skip",
+    delivery: Annotated[
+        str | None,
+        typer.Option(
+            help='Alert delivery as JSON, e.g. \'{"webhooks": ["https://…"], "redis_stream": "fire:alerts"}\'.'
+        ),
+    ] = None,
 ) -> None:
     """Add a scheduled batch-scoring job."""
     from pydantic import ValidationError
@@ -79,6 +85,7 @@ def jobs_add(
         "thresholds": _json_option(thresholds, "--thresholds"),
         "output": output,
         "misfire": misfire,
+        "delivery": _json_option(delivery, "--delivery"),
     }
     try:
         spec = JobSpec.model_validate(fields)
@@ -195,6 +202,22 @@ def alerts_list(
             alert.acted_by or "-",
         )
     console.print(table)
+
+
+@alerts_app.command("deliver")
+def alerts_deliver(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="Most deliveries to send in this drain.")] = 500,
+) -> None:
+    """Send the due alert deliveries (webhooks, Redis streams) once; the scheduler does this every tick."""
+    from scheduling.delivery import deliver_due
+
+    report = deliver_due(_settings(ctx), limit=limit)
+    console.print(
+        f"attempted {report.attempted}: delivered {report.delivered}, retrying {report.retrying}, "
+        f"failed {report.failed}",
+        soft_wrap=True,
+    )
 
 
 @alerts_app.command("ack")

@@ -95,6 +95,7 @@ def start_run(
         chunk_rows=settings.batch_chunk_rows,
         population_filter=request.population_filter,
         thresholds=request.thresholds,
+        delivery=request.delivery,
         output=request.output or f"{request.algorithm}/run_id={run_id}",
     )
     record = BatchRun(
@@ -254,6 +255,7 @@ def _commit_chunk(
     execution: _Execution, index: int, *, entities: int, scored: pd.DataFrame, reasons: AlertReasons
 ) -> None:
     from scheduling.alerts import record_alerts
+    from scheduling.delivery import enqueue_deliveries
 
     run_id = execution.run.id
     with execution.db.session() as session:
@@ -264,7 +266,9 @@ def _commit_chunk(
         if run is not None:
             run.rows_done = int(done or 0)
         if execution.run.job_name is not None and execution.plan.thresholds is not None:
-            record_alerts(session, execution.run, execution.plan.thresholds, execution.model, scored, reasons)
+            alerts = record_alerts(session, execution.run, execution.plan.thresholds, execution.model, scored, reasons)
+            if execution.plan.delivery is not None:
+                enqueue_deliveries(session, execution.plan.delivery, alerts, run_id=run_id)
 
 
 def _apply_filter(chunk: pd.DataFrame, population_filter: dict[str, list[float]]) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from scheduling.executor import RunNotFound, check_population_filter, execute_ru
 from scheduling.specs import JobSpec
 from scheduling.store import JobRecord, RunChunk
 from warehouse.db import BatchRun, open_metadata_db, utc_now
-from warehouse.errors import Conflict, NotFound
+from warehouse.errors import Conflict, InvalidRequest, NotFound
 from warehouse.progress import ProgressCallback, no_progress
 
 if TYPE_CHECKING:
@@ -80,6 +80,9 @@ def add_job(settings: Settings, spec: JobSpec) -> JobView:
     model = spec.version or spec.alias
     _ref, feature_service = resolve_model(settings, algorithm=spec.algorithm, alias_or_version=model)
     check_population_filter(spec.population_filter, service_spec(feature_service).feature_names)
+    streams = spec.delivery is not None and spec.delivery.redis_stream is not None
+    if streams and settings.alert_redis_url is None and settings.redis_url is None:
+        raise InvalidRequest("the job delivers alerts to a Redis stream but alert_redis_url / redis_url is not set")
     with open_metadata_db(settings) as db, db.session() as session:
         if session.get(JobRecord, spec.name) is not None:
             raise JobExists(f"job {spec.name!r} exists already")

@@ -6,7 +6,8 @@ job stores are not used). A fire time is claimed by INSERTing its row into ``bat
 unique on ``(job_name, scheduled_for)``: the insert that wins runs it and every other scheduler on the
 same database skips it, so any number of schedulers never run one tick twice. After downtime a job's
 misfire policy applies: ``skip`` runs only the latest missed fire time, ``catch_up`` runs each one
-(at most :data:`MAX_CATCH_UP` per tick).
+(at most :data:`MAX_CATCH_UP` per tick). After each tick the loop drains the alert-delivery outbox
+(see :mod:`scheduling.delivery`).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class Scheduler:
         try:
             while not stop.is_set():
                 self.tick(utc_now())
+                self._deliver_alerts()
                 stop.wait(tick_interval_s)
         finally:
             self._db.dispose()
@@ -92,6 +94,15 @@ class Scheduler:
                 if self._claim(name, fire_time):
                     ran.extend(self._run(name, spec, fire_time))
         return ran
+
+    def _deliver_alerts(self) -> None:
+        from scheduling.delivery import deliver_due
+
+        try:
+            deliver_due(self.settings)
+        except Exception:
+            # A delivery outage must not stop the schedule; undelivered rows stay in the outbox.
+            logger.exception("alert delivery failed")
 
     def _active_jobs(self) -> list[tuple[str, JobSpec, dt.datetime]]:
         """(name, spec, last claimed fire time or creation time) of every job not paused."""

@@ -11,6 +11,9 @@ are created by the Alembic migration ``0002_scheduling``. Two constraints carry 
 Table names carry a ``batch_`` / ``warning_`` prefix because MLflow may share the database and
 owns a ``jobs`` table of its own.
 
+``alert_deliveries`` is the alert outbox: a row per alert event and target, written in the chunk's
+transaction together with the alert, so a crash never loses one; the deliverer drains it.
+
 An alert's ``open_key`` holds the entity id while the alert is open or acknowledged and NULL once it
 is closed; ``(job_name, open_key)`` is unique, so one entity has at most one live alert per job.
 """
@@ -92,3 +95,32 @@ class AlertRecord(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     reasons: Mapped[str] = mapped_column(Text, default="[]")
     """JSON list of the model's top reasons at the latest crossing (migration 0004_alert_delivery)."""
+
+
+class DeliveryRecord(Base):
+    """One alert event waiting for (or done with) delivery to one webhook or Redis stream."""
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(Integer, ForeignKey("warning_alerts.id", ondelete="CASCADE"), index=True)
+    job_name: Mapped[str] = mapped_column(String(100))
+    run_id: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(30))
+    """``alert.opened`` or ``alert.updated``."""
+    channel: Mapped[str] = mapped_column(String(20))
+    """``webhook`` or ``redis_stream``."""
+    target: Mapped[str] = mapped_column(Text)
+    """The webhook URL or the stream key."""
+    payload: Mapped[str] = mapped_column(Text)
+    """JSON of the alert as it stood when the event happened."""
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    """``pending``, ``delivered`` or ``failed`` (attempts used up)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    backoff_initial_s: Mapped[float] = mapped_column(Float)
+    backoff_max_s: Mapped[float] = mapped_column(Float)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -17,12 +17,39 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Add the alerts' reasons."""
+    """Add the alerts' reasons and create the delivery outbox."""
     with op.batch_alter_table("warning_alerts") as batch:
         batch.add_column(sa.Column("reasons", sa.Text, nullable=False, server_default="[]"))
+    _create_deliveries()
+
+
+def _create_deliveries() -> None:
+    op.create_table(
+        "alert_deliveries",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("alert_id", sa.Integer, sa.ForeignKey("warning_alerts.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("job_name", sa.String(100), nullable=False),
+        sa.Column("run_id", sa.String(64), nullable=False),
+        sa.Column("event", sa.String(30), nullable=False),
+        sa.Column("channel", sa.String(20), nullable=False),
+        sa.Column("target", sa.Text, nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("max_attempts", sa.Integer, nullable=False),
+        sa.Column("backoff_initial_s", sa.Float, nullable=False),
+        sa.Column("backoff_max_s", sa.Float, nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True)),
+    )
+    for column in ("alert_id", "status", "next_attempt_at"):
+        op.create_index(f"ix_alert_deliveries_{column}", "alert_deliveries", [column])
 
 
 def downgrade() -> None:
     """Drop what upgrade created."""
+    op.drop_table("alert_deliveries")
     with op.batch_alter_table("warning_alerts") as batch:
         batch.drop_column("reasons")
