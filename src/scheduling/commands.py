@@ -7,6 +7,7 @@ in) is imported inside each command so that ``warehouse --help`` stays fast.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Annotated
 
@@ -144,6 +145,37 @@ def jobs_run(ctx: typer.Context, name: JobName) -> None:
         f"({report.rows_per_s:,.0f} rows/s) -> {report.output_dir}",
         soft_wrap=True,
     )
+
+
+@jobs_app.command("backfill")
+def jobs_backfill(
+    ctx: typer.Context,
+    name: JobName,
+    start: Annotated[str, typer.Option(help="First instant of the range, ISO 8601 (naive = UTC).")],
+    end: Annotated[str, typer.Option(help="Last instant of the range, ISO 8601 (naive = UTC); not in the future.")],
+) -> None:
+    """Run the job's fire times in [start, end] that never ran (each fire time runs once, ever)."""
+    from scheduling.scheduler import backfill_job
+
+    report = backfill_job(_settings(ctx), name, start=_instant(start, "--start"), end=_instant(end, "--end"))
+    table = Table("fire time", "outcome", "run", title=f"backfill {name}")
+    for fire_time in sorted([*report.ran, *report.already_claimed, *report.failed]):
+        if fire_time in report.ran:
+            table.add_row(str(fire_time), "ran", report.ran[fire_time][:12])
+        else:
+            table.add_row(str(fire_time), "failed" if fire_time in report.failed else "already claimed", "-")
+    console.print(table)
+    console.print(
+        f"{len(report.ran)} ran, {len(report.already_claimed)} already claimed, {len(report.failed)} failed",
+        soft_wrap=True,
+    )
+
+
+def _instant(text: str, what: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest(f"{what} is not an ISO 8601 date or time: {text!r}") from None
 
 
 @jobs_app.command("runs")

@@ -7,6 +7,7 @@ jobs, reviewer for alerts) arrive with the RBAC increment.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling.alerts import Alert, AlertAction, act_on_alert, list_alerts
 from scheduling.jobs import JobView, RunView, add_job, get_job, get_run, list_jobs, list_runs, set_paused
+from scheduling.scheduler import BackfillReport, backfill_job
 from scheduling.specs import JobSpec
 from warehouse.settings import Settings
 
@@ -26,6 +28,15 @@ def _settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+class BackfillRequest(BaseModel):
+    """The range of fire times to backfill (naive instants are UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: dt.datetime
+    end: dt.datetime
 
 
 class AlertActionRequest(BaseModel):
@@ -55,6 +66,13 @@ def jobs_show(settings: SettingsDep, name: str) -> JobView:
     return get_job(settings, name)
 
 
+@router.post("/v1/jobs/{name}/backfill")
+def jobs_backfill(settings: SettingsDep, name: str, body: BackfillRequest) -> BackfillReport:
+    """Run the job's fire times in [start, end] that never ran; each fire time runs once, ever."""
+    return backfill_job(settings, name, start=body.start, end=body.end)
+
+
+# Declared after /backfill: this path would match it too.
 @router.post("/v1/jobs/{name}/{state}")
 def jobs_set_state(settings: SettingsDep, name: str, state: Literal["pause", "resume"]) -> JobView:
     """Pause a job, or make it active again."""

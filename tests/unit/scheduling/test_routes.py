@@ -84,3 +84,24 @@ def test_runs_show_progress_rate_and_pinned_version_and_alerts_close_the_loop(
     resolved = client.post(f"/v1/alerts/{alert_id}/resolve", json={"actor": "inspector.wang", "reason": "fixed"})
     assert resolved.json()["status"] == "resolved"
     assert len(client.get("/v1/alerts", params={"status": "open"}).json()) == len(alerts) - 1
+
+
+def test_backfill_runs_missed_fire_times_once_and_refuses_bad_ranges(client: TestClient) -> None:
+    client.post("/v1/jobs", json={**JOB, "thresholds": None})
+    body = {"start": "2026-11-20T00:00:00Z", "end": "2026-11-21T23:00:00Z"}
+    first = client.post("/v1/jobs/nightly/backfill", json=body)
+    assert first.status_code == 200, first.text
+    ran = first.json()["ran"]
+    assert sorted(ran) == ["2026-11-20T02:00:00Z", "2026-11-21T02:00:00Z"]
+    runs = {run["id"]: run for run in client.get("/v1/runs", params={"job": "nightly"}).json()}
+    assert {runs[run_id]["scheduled_for"] for run_id in ran.values()} == set(ran)
+    assert {runs[run_id]["status"] for run_id in ran.values()} == {"succeeded"}
+
+    again = client.post("/v1/jobs/nightly/backfill", json=body).json()
+    assert (again["ran"], sorted(again["already_claimed"])) == ({}, sorted(ran))
+    backwards = client.post("/v1/jobs/nightly/backfill", json={"start": body["end"], "end": body["start"]})
+    assert (backwards.status_code, backwards.json()["error"]["code"]) == (422, "invalid_request")
+    missing = client.post("/v1/jobs/weekly/backfill", json=body)
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "job_not_found")
+    extra = client.post("/v1/jobs/nightly/backfill", json={**body, "force": True})
+    assert (extra.status_code, extra.json()["error"]["code"]) == (422, "invalid_request")
