@@ -20,6 +20,7 @@ from warehouse.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from scheduling.alerts import Alert, AlertAction
+    from scheduling.inspections import InspectionDraw
     from scheduling.jobs import JobView, RunView
     from warehouse.settings import Settings
 
@@ -27,6 +28,10 @@ console = Console()
 jobs_app = typer.Typer(help="Scheduled batch-scoring jobs and their runs.", no_args_is_help=True)
 scheduler_app = typer.Typer(help="The scheduler that runs due jobs.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Early-warning alerts raised by job runs.", no_args_is_help=True)
+inspections_app = typer.Typer(
+    help='"双随机" random inspection lists drawn from credit-supervision runs, weighted by grade.',
+    no_args_is_help=True,
+)
 
 JobName = Annotated[str, typer.Argument(help="Job name.")]
 AlertId = Annotated[int, typer.Argument(help="Alert id.")]
@@ -313,3 +318,71 @@ def _print_runs(runs: list[RunView]) -> None:
             f"{run.rows_per_s:,.0f}",
         )
     console.print(table)
+
+
+@inspections_app.command("draw")
+def inspections_draw(
+    ctx: typer.Context,
+    seed: Annotated[int, typer.Option(help="Seed of the draw; the same seed on the same run gives the same list.")],
+    job: Annotated[str | None, typer.Option(help="Draw from this job's latest finished run.")] = None,
+    run: Annotated[str | None, typer.Option(help="Draw from this finished run.")] = None,
+    total: Annotated[
+        int | None, typer.Option(min=1, help="List size, split across grades; default: each grade at its ratio.")
+    ] = None,
+    actor: Annotated[str, typer.Option(help="Who draws (recorded and audited).")] = "cli",
+) -> None:
+    """Draw a random inspection list from a finished run, weighted by grade; recorded and audited."""
+    from scheduling.inspections import draw_inspections
+
+    draw = draw_inspections(_settings(ctx), seed=seed, job_name=job, run_id=run, total=total, actor=actor)
+    _print_draw_summary(draw)
+
+
+@inspections_app.command("list")
+def inspections_list(
+    ctx: typer.Context,
+    run: Annotated[str | None, typer.Option(help="Only draws from this run.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most draws to list.")] = 20,
+) -> None:
+    """Recorded draws, newest first."""
+    from scheduling.inspections import list_draws
+
+    table = Table("draw", "run", "job", "seed", "drawn", "per grade", "by", "at", title="inspection draws")
+    for draw in list_draws(_settings(ctx), run_id=run, limit=limit):
+        per_grade = " ".join(f"{grade}:{count}" for grade, count in sorted(draw.counts.items()))
+        table.add_row(
+            draw.id,
+            draw.run_id[:12],
+            draw.job_name or "-",
+            str(draw.seed),
+            str(draw.drawn),
+            per_grade,
+            draw.actor,
+            str(draw.created_at),
+        )
+    console.print(table)
+
+
+@inspections_app.command("show")
+def inspections_show(ctx: typer.Context, draw_id: Annotated[str, typer.Argument(help="Draw id.")]) -> None:
+    """One draw and its inspection list."""
+    from scheduling.inspections import get_draw
+
+    draw = get_draw(_settings(ctx), draw_id)
+    _print_draw_summary(draw)
+    table = Table("#", "entity", "grade", "credit score", title="inspection list")
+    for entity in draw.entities:
+        score = "-" if entity.credit_score is None else f"{entity.credit_score:.1f}"
+        table.add_row(str(entity.position + 1), entity.entity_id, entity.grade, score)
+    console.print(table)
+
+
+def _print_draw_summary(draw: InspectionDraw) -> None:
+    per_grade = ", ".join(
+        f"{grade} {draw.counts.get(grade, 0)}/{size} ({draw.ratios.get(grade, 0.0):.0%})"
+        for grade, size in sorted(draw.population.items())
+    )
+    console.print(
+        f"draw {draw.id}: {draw.drawn} entities from run {draw.run_id} (seed {draw.seed}): {per_grade}",
+        soft_wrap=True,
+    )

@@ -4,9 +4,10 @@ A run is created by :func:`start_run`, which pins the exact model version the al
 and a :class:`~scheduling.specs.RunPlan` (as-of instant, chunk size, filter, thresholds, output).
 :func:`execute_run` then walks the population in a deterministic order (entities sorted by key, cut
 into chunks of ``chunk_rows``); for each chunk it writes ``part-<index>.parquet`` atomically, and
-only then commits the chunk's row in ``batch_run_chunks`` (with the run's progress and the chunk's
-alerts, in one transaction). Executing a run again skips every committed chunk, so a run killed at
-any point and executed again ends with exactly one row per entity; a finished run is left as is.
+only then commits the chunk's row in ``batch_run_chunks`` (with the run's progress, the chunk's
+alerts and their delivery outbox rows, in one transaction). Executing a run again skips every
+committed chunk, so a run killed at any point and executed again ends with exactly one row per
+entity; a finished run is left as is.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -281,14 +283,26 @@ def _apply_filter(chunk: pd.DataFrame, population_filter: dict[str, list[float]]
 
 
 def _score_chunk(model: OnnxModel, chunk: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    """Score, level and warning of each row; with the credit score, grade and inspection frequency where
+    the model's grading has a points scale or inspection frequencies (credit supervision)."""
     entity = model.metadata.entity
-    frame = pd.DataFrame({entity: chunk[entity].astype(str).to_numpy()})
-    if chunk.empty:
-        frame = frame.assign(score=pd.Series(dtype="float64"), level=pd.Series(dtype="object"))
-        frame = frame.assign(warning=pd.Series(dtype="bool"))
-    else:
-        scores = model.score(chunk)
-        frame = frame.assign(score=scores.probabilities, level=scores.grades.levels, warning=scores.grades.warnings)
+    grading = model.metadata.grading
+    probabilities = model.predict_proba(chunk) if len(chunk) else np.empty(0, dtype=np.float64)
+    grades = grading.grade(probabilities)
+    levels = pd.Series(grades.levels, dtype="object")
+    frame = pd.DataFrame(
+        {
+            entity: chunk[entity].astype(str).to_numpy(),
+            "score": probabilities,
+            "level": levels,
+            "warning": grades.warnings,
+        }
+    )
+    if grading.score_scale is not None:
+        frame["credit_score"] = np.round(grading.score_scale.points(probabilities), 1)
+    if grading.inspection_frequency:
+        frame["grade"] = levels
+        frame["inspection_frequency"] = levels.map(grading.inspection_frequency).astype("object")
     return frame.assign(
         model_name=model.metadata.model_name,
         model_version=model.version,

@@ -124,3 +124,40 @@ class DeliveryRecord(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InspectionDrawRecord(Base):
+    """One "双随机" random inspection draw from a finished run: its seed, what it drew per grade."""
+
+    __tablename__ = "inspection_draws"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64), ForeignKey("batch_runs.id", ondelete="CASCADE"), index=True)
+    job_name: Mapped[str | None] = mapped_column(String(100), index=True)
+    algorithm: Mapped[str] = mapped_column(String(100))
+    seed: Mapped[int] = mapped_column(Integer)
+    requested_total: Mapped[int | None] = mapped_column(Integer)
+    """The list size asked for; None when every grade was drawn at its own sampling ratio."""
+    drawn: Mapped[int] = mapped_column(Integer)
+    population: Mapped[str] = mapped_column(Text)
+    """JSON: grade -> entities of that grade in the run."""
+    counts: Mapped[str] = mapped_column(Text)
+    """JSON: grade -> entities drawn."""
+    ratios: Mapped[str] = mapped_column(Text)
+    """JSON: grade -> sampling ratio the draw weighted it by."""
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class InspectionDrawEntity(Base):
+    """One entity on a draw's inspection list, in draw order."""
+
+    __tablename__ = "inspection_draw_entities"
+    __table_args__ = (UniqueConstraint("draw_id", "entity_id", name="uq_inspection_draw_entities_draw_entity"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    draw_id: Mapped[str] = mapped_column(String(64), ForeignKey("inspection_draws.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    entity_id: Mapped[str] = mapped_column(String(100))
+    grade: Mapped[str] = mapped_column(String(50))
+    credit_score: Mapped[float | None] = mapped_column(Float)

@@ -17,10 +17,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Add the alerts' reasons and create the delivery outbox."""
+    """Add the alerts' reasons; create the delivery outbox and the inspection draws."""
     with op.batch_alter_table("warning_alerts") as batch:
         batch.add_column(sa.Column("reasons", sa.Text, nullable=False, server_default="[]"))
     _create_deliveries()
+    _create_inspection_draws()
 
 
 def _create_deliveries() -> None:
@@ -48,8 +49,41 @@ def _create_deliveries() -> None:
         op.create_index(f"ix_alert_deliveries_{column}", "alert_deliveries", [column])
 
 
+def _create_inspection_draws() -> None:
+    op.create_table(
+        "inspection_draws",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("run_id", sa.String(64), sa.ForeignKey("batch_runs.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("job_name", sa.String(100)),
+        sa.Column("algorithm", sa.String(100), nullable=False),
+        sa.Column("seed", sa.Integer, nullable=False),
+        sa.Column("requested_total", sa.Integer),
+        sa.Column("drawn", sa.Integer, nullable=False),
+        sa.Column("population", sa.Text, nullable=False),
+        sa.Column("counts", sa.Text, nullable=False),
+        sa.Column("ratios", sa.Text, nullable=False),
+        sa.Column("actor", sa.String(200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_inspection_draws_run_id", "inspection_draws", ["run_id"])
+    op.create_index("ix_inspection_draws_job_name", "inspection_draws", ["job_name"])
+    op.create_table(
+        "inspection_draw_entities",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("draw_id", sa.String(64), sa.ForeignKey("inspection_draws.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("entity_id", sa.String(100), nullable=False),
+        sa.Column("grade", sa.String(50), nullable=False),
+        sa.Column("credit_score", sa.Float),
+        sa.UniqueConstraint("draw_id", "entity_id", name="uq_inspection_draw_entities_draw_entity"),
+    )
+    op.create_index("ix_inspection_draw_entities_draw_id", "inspection_draw_entities", ["draw_id"])
+
+
 def downgrade() -> None:
     """Drop what upgrade created."""
+    op.drop_table("inspection_draw_entities")
+    op.drop_table("inspection_draws")
     op.drop_table("alert_deliveries")
     with op.batch_alter_table("warning_alerts") as batch:
         batch.drop_column("reasons")
