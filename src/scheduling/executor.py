@@ -5,9 +5,9 @@ and a :class:`~scheduling.specs.RunPlan` (as-of instant, chunk size, filter, thr
 :func:`execute_run` then walks the population in a deterministic order (entities sorted by key, cut
 into chunks of ``chunk_rows``); for each chunk it writes ``part-<index>.parquet`` atomically, and
 only then commits the chunk's row in ``batch_run_chunks`` (with the run's progress, the chunk's
-alerts and their delivery outbox rows, in one transaction). Executing a run again skips every
-committed chunk, so a run killed at any point and executed again ends with exactly one row per
-entity; a finished run is left as is.
+scored rows in ``batch_run_results``, its alerts and their delivery outbox rows, in one
+transaction). Executing a run again skips every committed chunk, so a run killed at any point and
+executed again ends with exactly one row per entity; a finished run is left as is.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from scheduling.store import RunChunk
+from scheduling.store import RunChunk, RunResult
 from warehouse.audit import append_entry
 from warehouse.db import BatchRun, MetadataDB, open_metadata_db, utc_now
 from warehouse.errors import InvalidRequest, NotFound
@@ -263,6 +263,8 @@ def _commit_chunk(
     with execution.db.session() as session:
         session.add(RunChunk(run_id=run_id, chunk_index=index, entities=entities, rows=len(scored)))
         session.flush()
+        if not scored.empty:
+            session.execute(insert(RunResult), _result_rows(scored, execution.model.metadata.entity))
         done = session.scalar(select(func.sum(RunChunk.entities)).where(RunChunk.run_id == run_id))
         run = session.get(BatchRun, run_id)
         if run is not None:
@@ -271,6 +273,23 @@ def _commit_chunk(
             alerts = record_alerts(session, execution.run, execution.plan.thresholds, execution.model, scored, reasons)
             if execution.plan.delivery is not None:
                 enqueue_deliveries(session, execution.plan.delivery, alerts, run_id=run_id)
+
+
+def _result_rows(scored: pd.DataFrame, entity: str) -> list[dict[str, object]]:
+    """The ``batch_run_results`` rows of a scored chunk."""
+    credit = scored["credit_score"] if "credit_score" in scored.columns else pd.Series(None, index=scored.index)
+    frame = pd.DataFrame(
+        {
+            "run_id": scored["run_id"],
+            "entity_id": scored[entity],
+            "score": scored["score"].astype(float),
+            "level": scored["level"].astype(str),
+            "warning": scored["warning"].astype(bool),
+            "model_version": scored["model_version"],
+            "credit_score": credit.astype(object).where(credit.notna(), None),
+        }
+    )
+    return frame.to_dict(orient="records")  # type: ignore[return-value]  # str keys by construction
 
 
 def _apply_filter(chunk: pd.DataFrame, population_filter: dict[str, list[float]]) -> pd.DataFrame:

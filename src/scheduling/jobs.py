@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from scheduling.executor import RunNotFound, check_population_filter, execute_run, resolve_model, start_run
 from scheduling.specs import JobSpec
-from scheduling.store import JobRecord, RunChunk
+from scheduling.store import JobRecord, RunChunk, RunResult
 from warehouse.db import BatchRun, open_metadata_db, utc_now
 from warehouse.errors import Conflict, InvalidRequest, NotFound
 from warehouse.progress import ProgressCallback, no_progress
@@ -71,6 +71,30 @@ class RunView(BaseModel):
     finished_at: dt.datetime | None
     output_uri: str
     error: str
+
+
+class RunResultView(BaseModel):
+    """One scored entity of a run."""
+
+    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+
+    entity_id: str
+    score: float
+    level: str
+    warning: bool
+    model_version: str
+    credit_score: float | None
+
+
+class ResultsPage(BaseModel):
+    """A page of a run's scored rows, by entity id."""
+
+    run_id: str
+    total: int
+    """Rows matching the query, over all pages."""
+    offset: int
+    limit: int
+    results: list[RunResultView]
 
 
 def add_job(settings: Settings, spec: JobSpec) -> JobView:
@@ -137,6 +161,22 @@ def get_run(settings: Settings, run_id: str) -> RunView:
         if run is None:
             raise RunNotFound(f"no batch run {run_id!r}")
         return _run_view(run, _rows_written(session, [run_id]).get(run_id, 0))
+
+
+def list_results(
+    settings: Settings, run_id: str, *, offset: int = 0, limit: int = 100, warning: bool | None = None
+) -> ResultsPage:
+    """A page of run ``run_id``'s scored rows ordered by entity id, optionally only (non-)warnings."""
+    where = [RunResult.run_id == run_id]
+    if warning is not None:
+        where.append(RunResult.warning.is_(warning))
+    with open_metadata_db(settings) as db, db.session() as session:
+        if session.get(BatchRun, run_id) is None:
+            raise RunNotFound(f"no batch run {run_id!r}")
+        total = session.scalar(select(func.count()).select_from(RunResult).where(*where))
+        query = select(RunResult).where(*where).order_by(RunResult.entity_id).offset(offset).limit(limit)
+        results = [RunResultView.model_validate(row) for row in session.scalars(query)]
+    return ResultsPage(run_id=run_id, total=int(total or 0), offset=offset, limit=limit, results=results)
 
 
 def _job_record(record: JobRecord | None, name: str) -> JobRecord:

@@ -14,7 +14,18 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling.alerts import Alert, AlertAction, act_on_alert, list_alerts
-from scheduling.jobs import JobView, RunView, add_job, get_job, get_run, list_jobs, list_runs, set_paused
+from scheduling.jobs import (
+    JobView,
+    ResultsPage,
+    RunView,
+    add_job,
+    get_job,
+    get_run,
+    list_jobs,
+    list_results,
+    list_runs,
+    set_paused,
+)
 from scheduling.scheduler import BackfillReport, backfill_job
 from scheduling.specs import JobSpec
 from warehouse.settings import Settings
@@ -93,6 +104,18 @@ def runs_index(
 def runs_show(settings: SettingsDep, run_id: str) -> RunView:
     """One run: status, rows done / total, rows written, rate, pinned model version."""
     return get_run(settings, run_id)
+
+
+@router.get("/v1/runs/{run_id}/results")
+def runs_results(
+    settings: SettingsDep,
+    run_id: str,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    warning: Annotated[bool | None, Query(description="Only rows with (true) or without (false) a warning.")] = None,
+) -> ResultsPage:
+    """A page of the run's scored rows (entity, score, level, warning, model version), by entity id."""
+    return list_results(settings, run_id, offset=offset, limit=limit, warning=warning)
 
 
 @router.get("/v1/alerts")

@@ -11,6 +11,9 @@ are created by the Alembic migration ``0002_scheduling``. Two constraints carry 
 Table names carry a ``batch_`` / ``warning_`` prefix because MLflow may share the database and
 owns a ``jobs`` table of its own.
 
+``batch_run_results`` holds every scored row (unique on ``(run_id, entity_id)``), inserted in the
+transaction that commits its chunk, so a resumed run never writes one twice.
+
 ``alert_deliveries`` is the alert outbox: a row per alert event and target, written in the chunk's
 transaction together with the alert, so a crash never loses one; the deliverer drains it.
 
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warehouse.db import Base, utc_now
@@ -161,3 +164,20 @@ class InspectionDrawEntity(Base):
     entity_id: Mapped[str] = mapped_column(String(100))
     grade: Mapped[str] = mapped_column(String(50))
     credit_score: Mapped[float | None] = mapped_column(Float)
+
+
+class RunResult(Base):
+    """One scored entity of a batch run, queryable without reading the run's parquet output."""
+
+    __tablename__ = "batch_run_results"
+    __table_args__ = (UniqueConstraint("run_id", "entity_id", name="uq_batch_run_results_run_entity"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(String(64), ForeignKey("batch_runs.id", ondelete="CASCADE"), index=True)
+    entity_id: Mapped[str] = mapped_column(String(100))
+    score: Mapped[float] = mapped_column(Float)
+    level: Mapped[str] = mapped_column(String(50))
+    warning: Mapped[bool] = mapped_column(Boolean)
+    model_version: Mapped[str] = mapped_column(String(50))
+    credit_score: Mapped[float | None] = mapped_column(Float)
+    """Points on the model's score scale, where it has one (credit supervision)."""

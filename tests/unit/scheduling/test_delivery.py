@@ -92,7 +92,11 @@ def test_backoff_doubles_up_to_its_ceiling_with_jitter_in_the_upper_half() -> No
 
 @pytest.mark.parametrize(
     ("delivery", "complaint"),
-    [({}, "webhook, a redis_stream"), ({"webhooks": ["ftp://host/x"]}, "http"), ({"webhooks": ["x"], "retry": 1}, "")],
+    [
+        ({}, "webhook, a redis_stream"),
+        ({"webhooks": ["ftp://host/x"]}, "http"),
+        ({"webhooks": ["http://x"], "retry": 1}, "retry"),
+    ],
 )
 def test_bad_delivery_specs_are_refused(delivery: dict[str, object], complaint: str) -> None:
     with pytest.raises(ValidationError, match=complaint):

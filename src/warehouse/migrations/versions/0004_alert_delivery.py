@@ -17,11 +17,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Add the alerts' reasons; create the delivery outbox and the inspection draws."""
+    """Add the alerts' reasons; create the delivery outbox, the inspection draws and the run results."""
     with op.batch_alter_table("warning_alerts") as batch:
         batch.add_column(sa.Column("reasons", sa.Text, nullable=False, server_default="[]"))
     _create_deliveries()
     _create_inspection_draws()
+    _create_run_results()
 
 
 def _create_deliveries() -> None:
@@ -80,8 +81,25 @@ def _create_inspection_draws() -> None:
     op.create_index("ix_inspection_draw_entities_draw_id", "inspection_draw_entities", ["draw_id"])
 
 
+def _create_run_results() -> None:
+    op.create_table(
+        "batch_run_results",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.String(64), sa.ForeignKey("batch_runs.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("entity_id", sa.String(100), nullable=False),
+        sa.Column("score", sa.Float, nullable=False),
+        sa.Column("level", sa.String(50), nullable=False),
+        sa.Column("warning", sa.Boolean, nullable=False),
+        sa.Column("model_version", sa.String(50), nullable=False),
+        sa.Column("credit_score", sa.Float),
+        sa.UniqueConstraint("run_id", "entity_id", name="uq_batch_run_results_run_entity"),
+    )
+    op.create_index("ix_batch_run_results_run_id", "batch_run_results", ["run_id"])
+
+
 def downgrade() -> None:
     """Drop what upgrade created."""
+    op.drop_table("batch_run_results")
     op.drop_table("inspection_draw_entities")
     op.drop_table("inspection_draws")
     op.drop_table("alert_deliveries")
