@@ -138,13 +138,30 @@ def jobs_resume(ctx: typer.Context, name: JobName) -> None:
 
 
 @jobs_app.command("run")
-def jobs_run(ctx: typer.Context, name: JobName) -> None:
+def jobs_run(
+    ctx: typer.Context,
+    name: JobName,
+    executor: Annotated[str, typer.Option(help="local (chunked ONNX Runtime) | ray (Ray Data actors).")] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address for --executor ray; default: Ray in-process.")
+    ] = None,
+) -> None:
     """Run a job once now, outside its schedule, with a progress bar."""
-    from scheduling.jobs import run_job_now
+    from functools import partial
 
+    from scheduling.executor import execute_run
+    from scheduling.jobs import RunExecution, run_job_now
+
+    if executor not in ("local", "ray"):
+        raise InvalidRequest(f"--executor must be local or ray, got {executor!r}")
+    execute: RunExecution = execute_run
+    if executor == "ray":
+        from scheduling.ray_executor import execute_run_on_ray
+
+        execute = partial(execute_run_on_ray, address=address)
     with new_progress(console) as progress:
         task = progress.add_task(f"Job {name}", total=None)
-        report = run_job_now(_settings(ctx), name, on_progress=BarAdvance(progress, task))
+        report = run_job_now(_settings(ctx), name, on_progress=BarAdvance(progress, task), execute=execute)
     console.print(
         f"run {report.run_id}: {report.rows:,} rows with {report.model_name} v{report.model_version} "
         f"({report.rows_per_s:,.0f} rows/s) -> {report.output_dir}",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,6 +66,31 @@ class BatchReport(BaseModel):
     output_dir: Path
 
 
+@dataclass(frozen=True)
+class PendingChunk:
+    """A chunk of the population not yet committed: its index, entities covered, rows to score (filtered)."""
+
+    index: int
+    entities: int
+    rows: pd.DataFrame
+
+
+ChunkScorer = Callable[[Iterable[PendingChunk]], Iterator[tuple[PendingChunk, np.ndarray]]]
+"""Positive-class probabilities of each pending chunk's rows, chunk by chunk, in any order."""
+ScorerFactory = Callable[["OnnxModel"], ChunkScorer]
+"""Builds a run's scorer from its pinned, loaded model (in-process by default; Ray Data in ``ray_executor``)."""
+
+
+def local_scorer(model: OnnxModel) -> ChunkScorer:
+    """Score each chunk in this process with the model's ONNX Runtime session."""
+
+    def score(chunks: Iterable[PendingChunk]) -> Iterator[tuple[PendingChunk, np.ndarray]]:
+        for chunk in chunks:
+            yield chunk, model.predict_proba(chunk.rows) if len(chunk.rows) else np.empty(0, dtype=np.float64)
+
+    return score
+
+
 @dataclass
 class _Execution:
     """One execution of a run: its plan, the pinned model, where parts go, what it has done."""
@@ -75,6 +101,7 @@ class _Execution:
     model: OnnxModel
     output_dir: Path
     on_progress: ProgressCallback
+    scorer: ChunkScorer
     rows_written: int = 0
 
 
@@ -120,7 +147,13 @@ def start_run(
     return run_id
 
 
-def execute_run(settings: Settings, run_id: str, *, on_progress: ProgressCallback = no_progress) -> BatchReport:
+def execute_run(
+    settings: Settings,
+    run_id: str,
+    *,
+    on_progress: ProgressCallback = no_progress,
+    scorer_factory: ScorerFactory = local_scorer,
+) -> BatchReport:
     """Score every chunk of run ``run_id`` not yet committed; a finished run is returned unchanged."""
     from scheduling.specs import RunPlan
 
@@ -133,7 +166,7 @@ def execute_run(settings: Settings, run_id: str, *, on_progress: ProgressCallbac
         model = _load_pinned_model(settings, run)
         _check_thresholds(plan, model)
         output_dir.mkdir(parents=True, exist_ok=True)
-        execution = _Execution(db, run, plan, model, output_dir, on_progress)
+        execution = _Execution(db, run, plan, model, output_dir, on_progress, scorer_factory(model))
         started = time.perf_counter()
         _set_status(db, run_id, status="running")
         try:
@@ -219,21 +252,24 @@ def _score_pending_chunks(settings: Settings, execution: _Execution) -> None:
     committed = _committed_entities(execution.db, execution.run.id)
     _set_total(execution.db, execution.run.id, totals[0])
     execution.on_progress(sum(committed.values()), totals[0])
-    for index, chunk in enumerate(chunks):
-        if index in committed:
-            continue
-        _score_and_commit(execution, index, chunk)
-        execution.on_progress(len(chunk))
+    pending = (
+        PendingChunk(index, len(chunk), _apply_filter(chunk, plan.population_filter))
+        for index, chunk in enumerate(chunks)
+        if index not in committed
+    )
+    for chunk, probabilities in execution.scorer(pending):
+        _commit_scored(execution, chunk, probabilities)
+        execution.on_progress(chunk.entities)
 
 
-def _score_and_commit(execution: _Execution, index: int, chunk: pd.DataFrame) -> None:
-    selected = _apply_filter(chunk, execution.plan.population_filter)
-    scored = _score_chunk(execution.model, selected, execution.run.id)
+def _commit_scored(execution: _Execution, pending: PendingChunk, probabilities: np.ndarray) -> None:
+    index, selected = pending.index, pending.rows
+    scored = _score_chunk(execution.model, selected, execution.run.id, probabilities)
     reasons = _alert_reasons(execution, selected, scored)
     _write_part(execution.output_dir / f"part-{index:05d}.parquet", scored)
     for _attempt in range(COMMIT_ATTEMPTS):
         try:
-            _commit_chunk(execution, index, entities=len(chunk), scored=scored, reasons=reasons)
+            _commit_chunk(execution, index, entities=pending.entities, scored=scored, reasons=reasons)
             execution.rows_written += len(scored)
             return
         except IntegrityError:
@@ -301,12 +337,11 @@ def _apply_filter(chunk: pd.DataFrame, population_filter: dict[str, list[float]]
     return chunk[keep]
 
 
-def _score_chunk(model: OnnxModel, chunk: pd.DataFrame, run_id: str) -> pd.DataFrame:
+def _score_chunk(model: OnnxModel, chunk: pd.DataFrame, run_id: str, probabilities: np.ndarray) -> pd.DataFrame:
     """Score, level and warning of each row; with the credit score, grade and inspection frequency where
     the model's grading has a points scale or inspection frequencies (credit supervision)."""
     entity = model.metadata.entity
     grading = model.metadata.grading
-    probabilities = model.predict_proba(chunk) if len(chunk) else np.empty(0, dtype=np.float64)
     grades = grading.grade(probabilities)
     levels = pd.Series(grades.levels, dtype="object")
     frame = pd.DataFrame(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
@@ -136,11 +136,19 @@ def set_paused(settings: Settings, name: str, *, paused: bool) -> JobView:
         return _job_view(record)
 
 
-def run_job_now(settings: Settings, name: str, *, on_progress: ProgressCallback = no_progress) -> BatchReport:
+class RunExecution(Protocol):
+    """Executes a started run (:func:`scheduling.executor.execute_run`, or the Ray Data executor)."""
+
+    def __call__(self, settings: Settings, run_id: str, *, on_progress: ProgressCallback) -> BatchReport: ...
+
+
+def run_job_now(
+    settings: Settings, name: str, *, on_progress: ProgressCallback = no_progress, execute: RunExecution = execute_run
+) -> BatchReport:
     """Start and execute one run of a job outside its schedule."""
     spec = get_job(settings, name).spec
     run_id = start_run(settings, spec.run_request(), job_name=name)
-    return execute_run(settings, run_id, on_progress=on_progress)
+    return execute(settings, run_id, on_progress=on_progress)
 
 
 def list_runs(settings: Settings, *, job_name: str | None = None, limit: int = 50) -> list[RunView]:
