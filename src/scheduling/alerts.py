@@ -134,20 +134,18 @@ def explain_crossings(
     Contributions are computed for those rows only. A model logged without an explainer alerts
     without reasons rather than not at all.
     """
-    from algorithms.reasons import top_reasons
     from features.definitions import service_spec
 
     crossed = crossing_mask(scored, thresholds, model.metadata.grading.levels)
     if not crossed.any():
         return {}
     rows = features.iloc[np.flatnonzero(crossed)]
+    descriptions = {spec.name: spec.description for spec in service_spec(model.metadata.feature_service).features}
     try:
-        contributions = model.contributions(rows)
+        codes = model.top_reasons(rows, descriptions)
     except ExplanationUnavailable as exc:
         logger.warning("alerts without reasons: %s", exc.message)
         return {}
-    descriptions = {spec.name: spec.description for spec in service_spec(model.metadata.feature_service).features}
-    codes = top_reasons(contributions, model.feature_matrix(rows), model.metadata.feature_names, descriptions)
     ids = scored[model.metadata.entity].to_numpy()[crossed].astype(str).tolist()
     return {
         entity_id: [AlertReason.model_validate(vars(code)) for code in row]

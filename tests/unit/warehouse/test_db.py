@@ -17,8 +17,9 @@ def test_upgrade_twice_and_write(tmp_path: Path) -> None:
     tables = set(inspect(db.engine).get_table_names())
     with db.engine.connect() as connection:
         recorded = set(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
-    assert recorded == migration_heads() == {"0003"}
+    assert recorded == migration_heads() and len(recorded) == 1
     assert {"alias_history", "batch_runs", VERSION_TABLE} <= tables
+    assert {"alert_deliveries", "batch_run_results", "inspection_draws", "inspection_draw_entities"} <= tables
     with db.session() as session:
         session.add(
             AliasEvent(model_name="m", alias="champion", from_version=None, to_version="1", actor="a", reason="")
