@@ -2,7 +2,9 @@
 
 Alerts are recorded in the same transaction that commits a chunk of a run, so a resumed run never
 alerts twice for one chunk. An entity that already has a live (open or acknowledged) alert for the
-job is updated (latest score, level, run, times seen), not alerted again. Lifecycle:
+job is updated (latest score, level, reasons, run, times seen), not alerted again. Each alert
+carries the model's top reason codes (exact TreeSHAP contributions, as ``explain`` answers online),
+computed only for the rows that cross the thresholds so that a batch run stays fast. Lifecycle:
 ``open -> acknowledged -> resolved``, or ``open | acknowledged -> dismissed`` with a reason; each
 step records who and when.
 """
@@ -10,17 +12,21 @@ step records who and when.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict
+import numpy as np
+from pydantic import BaseModel, ConfigDict, TypeAdapter, field_validator
 from sqlalchemy import select
 
 from scheduling.store import AlertRecord
 from warehouse.db import MetadataDB, utc_now
-from warehouse.errors import Conflict, InvalidRequest, NotFound
+from warehouse.errors import Conflict, ExplanationUnavailable, InvalidRequest, NotFound
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
     import pandas as pd
     from sqlalchemy.orm import Session
 
@@ -54,6 +60,24 @@ class AlertTransitionRefused(Conflict):
     code = "alert_transition_refused"
 
 
+class AlertReason(BaseModel):
+    """One feature's share of the score that raised an alert (as ``explain`` answers online)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    feature: str
+    value: float | None
+    """The feature's value; None where missing."""
+    contribution: float
+    """Log-odds this feature adds against the average prediction (TreeSHAP, exact)."""
+    text: str
+
+
+_REASON_LIST = TypeAdapter(list[AlertReason])
+AlertReasons = Mapping[str, list[AlertReason]]
+"""Entity id -> the model's top reasons for that entity's score."""
+
+
 class Alert(BaseModel):
     """An alert as the CLI and the API show it."""
 
@@ -75,28 +99,75 @@ class Alert(BaseModel):
     acted_by: str | None
     acted_at: dt.datetime | None
     reason: str
+    reasons: list[AlertReason]
+    """The model's top reasons at the latest crossing, largest contribution first."""
+
+    @field_validator("reasons", mode="before")
+    @classmethod
+    def _stored_reasons(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
+
+
+def crossing_mask(
+    scored: pd.DataFrame, thresholds: WarningThresholds, levels: tuple[str, ...]
+) -> npt.NDArray[np.bool_]:
+    """True for each row of a scored chunk at or above the score threshold or the minimum level."""
+    crossed = np.zeros(len(scored), dtype=np.bool_)
+    if thresholds.score is not None:
+        crossed |= (scored["score"] >= thresholds.score).to_numpy()
+    if thresholds.min_level is not None:
+        rank = {level: position for position, level in enumerate(levels)}
+        crossed |= (scored["level"].map(rank) >= rank[thresholds.min_level]).to_numpy()
+    return crossed
 
 
 def crossing_rows(scored: pd.DataFrame, thresholds: WarningThresholds, levels: tuple[str, ...]) -> pd.DataFrame:
     """Rows of a scored chunk at or above the score threshold or the minimum level."""
-    import pandas as pd
+    return scored[crossing_mask(scored, thresholds, levels)]
 
-    crossed = pd.Series(False, index=scored.index)
-    if thresholds.score is not None:
-        crossed |= scored["score"] >= thresholds.score
-    if thresholds.min_level is not None:
-        rank = {level: position for position, level in enumerate(levels)}
-        crossed |= scored["level"].map(rank) >= rank[thresholds.min_level]
-    return scored[crossed]
+
+def explain_crossings(
+    model: OnnxModel, features: pd.DataFrame, scored: pd.DataFrame, thresholds: WarningThresholds
+) -> dict[str, list[AlertReason]]:
+    """Top reasons of the rows that cross the thresholds (``features`` and ``scored`` align by position).
+
+    Contributions are computed for those rows only. A model logged without an explainer alerts
+    without reasons rather than not at all.
+    """
+    from features.definitions import service_spec
+
+    crossed = crossing_mask(scored, thresholds, model.metadata.grading.levels)
+    if not crossed.any():
+        return {}
+    rows = features.iloc[np.flatnonzero(crossed)]
+    descriptions = {spec.name: spec.description for spec in service_spec(model.metadata.feature_service).features}
+    try:
+        codes = model.top_reasons(rows, descriptions)
+    except ExplanationUnavailable as exc:
+        logger.warning("alerts without reasons: %s", exc.message)
+        return {}
+    ids = scored[model.metadata.entity].to_numpy()[crossed].astype(str).tolist()
+    return {
+        entity_id: [AlertReason.model_validate(vars(code)) for code in row]
+        for entity_id, row in zip(ids, codes, strict=True)
+    }
+
+
+AlertEvent = Literal["alert.opened", "alert.updated"]
 
 
 def record_alerts(
-    session: Session, run: BatchRun, thresholds: WarningThresholds, model: OnnxModel, scored: pd.DataFrame
-) -> int:
-    """Open or refresh an alert for each crossing row of a chunk; returns how many were opened."""
+    session: Session,
+    run: BatchRun,
+    thresholds: WarningThresholds,
+    model: OnnxModel,
+    scored: pd.DataFrame,
+    reasons: AlertReasons,
+) -> list[tuple[AlertEvent, AlertRecord]]:
+    """Open or refresh an alert for each crossing row of a chunk; returns what changed, flushed (ids set)."""
     rows = crossing_rows(scored, thresholds, model.metadata.grading.levels)
     if rows.empty or run.job_name is None:
-        return 0
+        return []
     entity = model.metadata.entity
     ids = rows[entity].astype(str).tolist()
     live = {
@@ -106,19 +177,24 @@ def record_alerts(
         )
     }
     now = utc_now()
-    opened = 0
+    changed: list[tuple[AlertEvent, AlertRecord]] = []
     for entity_id, score, level in zip(ids, rows["score"].tolist(), rows["level"].tolist(), strict=True):
         alert = live.get(entity_id)
+        stored_reasons = _REASON_LIST.dump_json(reasons.get(entity_id, [])).decode()
         if alert is None:
-            session.add(_new_alert(run, entity_id, float(score), str(level), now))
-            opened += 1
+            alert = _new_alert(run, entity_id, float(score), str(level), now, stored_reasons)
+            session.add(alert)
+            changed.append(("alert.opened", alert))
         elif alert.last_run_id != run.id:
             alert.score, alert.level, alert.model_version = float(score), str(level), run.model_version
+            alert.reasons = stored_reasons
             alert.last_run_id, alert.last_seen_at, alert.times_seen = run.id, now, alert.times_seen + 1
-    return opened
+            changed.append(("alert.updated", alert))
+    session.flush()
+    return changed
 
 
-def _new_alert(run: BatchRun, entity_id: str, score: float, level: str, now: dt.datetime) -> AlertRecord:
+def _new_alert(run: BatchRun, entity_id: str, score: float, level: str, now: dt.datetime, reasons: str) -> AlertRecord:
     return AlertRecord(
         job_name=run.job_name,
         algorithm=run.algorithm,
@@ -134,6 +210,7 @@ def _new_alert(run: BatchRun, entity_id: str, score: float, level: str, now: dt.
         first_seen_at=now,
         last_seen_at=now,
         reason="",
+        reasons=reasons,
     )
 
 

@@ -7,6 +7,7 @@ in) is imported inside each command so that ``warehouse --help`` stays fast.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +20,7 @@ from warehouse.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from scheduling.alerts import Alert, AlertAction
+    from scheduling.inspections import InspectionDraw
     from scheduling.jobs import JobView, RunView
     from warehouse.settings import Settings
 
@@ -26,6 +28,10 @@ console = Console()
 jobs_app = typer.Typer(help="Scheduled batch-scoring jobs and their runs.", no_args_is_help=True)
 scheduler_app = typer.Typer(help="The scheduler that runs due jobs.", no_args_is_help=True)
 alerts_app = typer.Typer(help="Early-warning alerts raised by job runs.", no_args_is_help=True)
+inspections_app = typer.Typer(
+    help='"双随机" random inspection lists drawn from credit-supervision runs, weighted by grade.',
+    no_args_is_help=True,
+)
 
 JobName = Annotated[str, typer.Argument(help="Job name.")]
 AlertId = Annotated[int, typer.Argument(help="Alert id.")]
@@ -62,6 +68,12 @@ def jobs_add(
     ] = None,
     output: Annotated[str | None, typer.Option(help="Output dir (relative: inside the results dir).")] = None,
     misfire: Annotated[str, typer.Option(help="After downtime: skip | catch_up.")] = "skip",
+    delivery: Annotated[
+        str | None,
+        typer.Option(
+            help='Alert delivery as JSON, e.g. \'{"webhooks": ["https://…"], "redis_stream": "fire:alerts"}\'.'
+        ),
+    ] = None,
 ) -> None:
     """Add a scheduled batch-scoring job."""
     from pydantic import ValidationError
@@ -79,6 +91,7 @@ def jobs_add(
         "thresholds": _json_option(thresholds, "--thresholds"),
         "output": output,
         "misfire": misfire,
+        "delivery": _json_option(delivery, "--delivery"),
     }
     try:
         spec = JobSpec.model_validate(fields)
@@ -125,18 +138,66 @@ def jobs_resume(ctx: typer.Context, name: JobName) -> None:
 
 
 @jobs_app.command("run")
-def jobs_run(ctx: typer.Context, name: JobName) -> None:
+def jobs_run(
+    ctx: typer.Context,
+    name: JobName,
+    executor: Annotated[str, typer.Option(help="local (chunked ONNX Runtime) | ray (Ray Data actors).")] = "local",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address for --executor ray; default: Ray in-process.")
+    ] = None,
+) -> None:
     """Run a job once now, outside its schedule, with a progress bar."""
-    from scheduling.jobs import run_job_now
+    from functools import partial
 
+    from scheduling.executor import execute_run
+    from scheduling.jobs import RunExecution, run_job_now
+
+    if executor not in ("local", "ray"):
+        raise InvalidRequest(f"--executor must be local or ray, got {executor!r}")
+    execute: RunExecution = execute_run
+    if executor == "ray":
+        from scheduling.ray_executor import execute_run_on_ray
+
+        execute = partial(execute_run_on_ray, address=address)
     with new_progress(console) as progress:
         task = progress.add_task(f"Job {name}", total=None)
-        report = run_job_now(_settings(ctx), name, on_progress=BarAdvance(progress, task))
+        report = run_job_now(_settings(ctx), name, on_progress=BarAdvance(progress, task), execute=execute)
     console.print(
         f"run {report.run_id}: {report.rows:,} rows with {report.model_name} v{report.model_version} "
         f"({report.rows_per_s:,.0f} rows/s) -> {report.output_dir}",
         soft_wrap=True,
     )
+
+
+@jobs_app.command("backfill")
+def jobs_backfill(
+    ctx: typer.Context,
+    name: JobName,
+    start: Annotated[str, typer.Option(help="First instant of the range, ISO 8601 (naive = UTC).")],
+    end: Annotated[str, typer.Option(help="Last instant of the range, ISO 8601 (naive = UTC); not in the future.")],
+) -> None:
+    """Run the job's fire times in [start, end] that never ran (each fire time runs once, ever)."""
+    from scheduling.scheduler import backfill_job
+
+    report = backfill_job(_settings(ctx), name, start=_instant(start, "--start"), end=_instant(end, "--end"))
+    table = Table("fire time", "outcome", "run", title=f"backfill {name}")
+    for fire_time in sorted([*report.ran, *report.already_claimed, *report.failed]):
+        if fire_time in report.ran:
+            table.add_row(str(fire_time), "ran", report.ran[fire_time][:12])
+        else:
+            table.add_row(str(fire_time), "failed" if fire_time in report.failed else "already claimed", "-")
+    console.print(table)
+    console.print(
+        f"{len(report.ran)} ran, {len(report.already_claimed)} already claimed, {len(report.failed)} failed",
+        soft_wrap=True,
+    )
+
+
+def _instant(text: str, what: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidRequest(f"{what} is not an ISO 8601 date or time: {text!r}") from None
 
 
 @jobs_app.command("runs")
@@ -195,6 +256,22 @@ def alerts_list(
             alert.acted_by or "-",
         )
     console.print(table)
+
+
+@alerts_app.command("deliver")
+def alerts_deliver(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(min=1, help="Most deliveries to send in this drain.")] = 500,
+) -> None:
+    """Send the due alert deliveries (webhooks, Redis streams) once; the scheduler does this every tick."""
+    from scheduling.delivery import deliver_due
+
+    report = deliver_due(_settings(ctx), limit=limit)
+    console.print(
+        f"attempted {report.attempted}: delivered {report.delivered}, retrying {report.retrying}, "
+        f"failed {report.failed}",
+        soft_wrap=True,
+    )
 
 
 @alerts_app.command("ack")
@@ -258,3 +335,71 @@ def _print_runs(runs: list[RunView]) -> None:
             f"{run.rows_per_s:,.0f}",
         )
     console.print(table)
+
+
+@inspections_app.command("draw")
+def inspections_draw(
+    ctx: typer.Context,
+    seed: Annotated[int, typer.Option(help="Seed of the draw; the same seed on the same run gives the same list.")],
+    job: Annotated[str | None, typer.Option(help="Draw from this job's latest finished run.")] = None,
+    run: Annotated[str | None, typer.Option(help="Draw from this finished run.")] = None,
+    total: Annotated[
+        int | None, typer.Option(min=1, help="List size, split across grades; default: each grade at its ratio.")
+    ] = None,
+    actor: Annotated[str, typer.Option(help="Who draws (recorded and audited).")] = "cli",
+) -> None:
+    """Draw a random inspection list from a finished run, weighted by grade; recorded and audited."""
+    from scheduling.inspections import draw_inspections
+
+    draw = draw_inspections(_settings(ctx), seed=seed, job_name=job, run_id=run, total=total, actor=actor)
+    _print_draw_summary(draw)
+
+
+@inspections_app.command("list")
+def inspections_list(
+    ctx: typer.Context,
+    run: Annotated[str | None, typer.Option(help="Only draws from this run.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most draws to list.")] = 20,
+) -> None:
+    """Recorded draws, newest first."""
+    from scheduling.inspections import list_draws
+
+    table = Table("draw", "run", "job", "seed", "drawn", "per grade", "by", "at", title="inspection draws")
+    for draw in list_draws(_settings(ctx), run_id=run, limit=limit):
+        per_grade = " ".join(f"{grade}:{count}" for grade, count in sorted(draw.counts.items()))
+        table.add_row(
+            draw.id,
+            draw.run_id[:12],
+            draw.job_name or "-",
+            str(draw.seed),
+            str(draw.drawn),
+            per_grade,
+            draw.actor,
+            str(draw.created_at),
+        )
+    console.print(table)
+
+
+@inspections_app.command("show")
+def inspections_show(ctx: typer.Context, draw_id: Annotated[str, typer.Argument(help="Draw id.")]) -> None:
+    """One draw and its inspection list."""
+    from scheduling.inspections import get_draw
+
+    draw = get_draw(_settings(ctx), draw_id)
+    _print_draw_summary(draw)
+    table = Table("#", "entity", "grade", "credit score", title="inspection list")
+    for entity in draw.entities:
+        score = "-" if entity.credit_score is None else f"{entity.credit_score:.1f}"
+        table.add_row(str(entity.position + 1), entity.entity_id, entity.grade, score)
+    console.print(table)
+
+
+def _print_draw_summary(draw: InspectionDraw) -> None:
+    per_grade = ", ".join(
+        f"{grade} {draw.counts.get(grade, 0)}/{size} ({draw.ratios.get(grade, 0.0):.0%})"
+        for grade, size in sorted(draw.population.items())
+    )
+    console.print(
+        f"draw {draw.id}: {draw.drawn} entities from run {draw.run_id} (seed {draw.seed}): {per_grade}",
+        soft_wrap=True,
+    )

@@ -4,9 +4,10 @@ A run is created by :func:`start_run`, which pins the exact model version the al
 and a :class:`~scheduling.specs.RunPlan` (as-of instant, chunk size, filter, thresholds, output).
 :func:`execute_run` then walks the population in a deterministic order (entities sorted by key, cut
 into chunks of ``chunk_rows``); for each chunk it writes ``part-<index>.parquet`` atomically, and
-only then commits the chunk's row in ``batch_run_chunks`` (with the run's progress and the chunk's
-alerts, in one transaction). Executing a run again skips every committed chunk, so a run killed at
-any point and executed again ends with exactly one row per entity; a finished run is left as is.
+only then commits the chunk's row in ``batch_run_chunks`` (with the run's progress, the chunk's
+scored rows in ``batch_run_results``, its alerts and their delivery outbox rows, in one
+transaction). Executing a run again skips every committed chunk, so a run killed at any point and
+executed again ends with exactly one row per entity; a finished run is left as is.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from scheduling.store import RunChunk
+from scheduling.store import RunChunk, RunResult
 from warehouse.audit import append_entry
 from warehouse.db import BatchRun, MetadataDB, open_metadata_db, utc_now
 from warehouse.errors import InvalidRequest, NotFound
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     import datetime as dt
 
     from registry.models import ModelVersionRef
+    from scheduling.alerts import AlertReasons
     from scheduling.specs import RunPlan, RunRequest
     from serving.runtime import OnnxModel
     from warehouse.settings import Settings
@@ -62,6 +66,31 @@ class BatchReport(BaseModel):
     output_dir: Path
 
 
+@dataclass(frozen=True)
+class PendingChunk:
+    """A chunk of the population not yet committed: its index, entities covered, rows to score (filtered)."""
+
+    index: int
+    entities: int
+    rows: pd.DataFrame
+
+
+ChunkScorer = Callable[[Iterable[PendingChunk]], Iterator[tuple[PendingChunk, np.ndarray]]]
+"""Positive-class probabilities of each pending chunk's rows, chunk by chunk, in any order."""
+ScorerFactory = Callable[["OnnxModel"], ChunkScorer]
+"""Builds a run's scorer from its pinned, loaded model (in-process by default; Ray Data in ``ray_executor``)."""
+
+
+def local_scorer(model: OnnxModel) -> ChunkScorer:
+    """Score each chunk in this process with the model's ONNX Runtime session."""
+
+    def score(chunks: Iterable[PendingChunk]) -> Iterator[tuple[PendingChunk, np.ndarray]]:
+        for chunk in chunks:
+            yield chunk, model.predict_proba(chunk.rows) if len(chunk.rows) else np.empty(0, dtype=np.float64)
+
+    return score
+
+
 @dataclass
 class _Execution:
     """One execution of a run: its plan, the pinned model, where parts go, what it has done."""
@@ -72,6 +101,7 @@ class _Execution:
     model: OnnxModel
     output_dir: Path
     on_progress: ProgressCallback
+    scorer: ChunkScorer
     rows_written: int = 0
 
 
@@ -94,6 +124,7 @@ def start_run(
         chunk_rows=settings.batch_chunk_rows,
         population_filter=request.population_filter,
         thresholds=request.thresholds,
+        delivery=request.delivery,
         output=request.output or f"{request.algorithm}/run_id={run_id}",
     )
     record = BatchRun(
@@ -116,7 +147,13 @@ def start_run(
     return run_id
 
 
-def execute_run(settings: Settings, run_id: str, *, on_progress: ProgressCallback = no_progress) -> BatchReport:
+def execute_run(
+    settings: Settings,
+    run_id: str,
+    *,
+    on_progress: ProgressCallback = no_progress,
+    scorer_factory: ScorerFactory = local_scorer,
+) -> BatchReport:
     """Score every chunk of run ``run_id`` not yet committed; a finished run is returned unchanged."""
     from scheduling.specs import RunPlan
 
@@ -129,7 +166,7 @@ def execute_run(settings: Settings, run_id: str, *, on_progress: ProgressCallbac
         model = _load_pinned_model(settings, run)
         _check_thresholds(plan, model)
         output_dir.mkdir(parents=True, exist_ok=True)
-        execution = _Execution(db, run, plan, model, output_dir, on_progress)
+        execution = _Execution(db, run, plan, model, output_dir, on_progress, scorer_factory(model))
         started = time.perf_counter()
         _set_status(db, run_id, status="running")
         try:
@@ -215,20 +252,24 @@ def _score_pending_chunks(settings: Settings, execution: _Execution) -> None:
     committed = _committed_entities(execution.db, execution.run.id)
     _set_total(execution.db, execution.run.id, totals[0])
     execution.on_progress(sum(committed.values()), totals[0])
-    for index, chunk in enumerate(chunks):
-        if index in committed:
-            continue
-        _score_and_commit(execution, index, chunk)
-        execution.on_progress(len(chunk))
+    pending = (
+        PendingChunk(index, len(chunk), _apply_filter(chunk, plan.population_filter))
+        for index, chunk in enumerate(chunks)
+        if index not in committed
+    )
+    for chunk, probabilities in execution.scorer(pending):
+        _commit_scored(execution, chunk, probabilities)
+        execution.on_progress(chunk.entities)
 
 
-def _score_and_commit(execution: _Execution, index: int, chunk: pd.DataFrame) -> None:
-    selected = _apply_filter(chunk, execution.plan.population_filter)
-    scored = _score_chunk(execution.model, selected, execution.run.id)
+def _commit_scored(execution: _Execution, pending: PendingChunk, probabilities: np.ndarray) -> None:
+    index, selected = pending.index, pending.rows
+    scored = _score_chunk(execution.model, selected, execution.run.id, probabilities)
+    reasons = _alert_reasons(execution, selected, scored)
     _write_part(execution.output_dir / f"part-{index:05d}.parquet", scored)
     for _attempt in range(COMMIT_ATTEMPTS):
         try:
-            _commit_chunk(execution, index, entities=len(chunk), scored=scored)
+            _commit_chunk(execution, index, entities=pending.entities, scored=scored, reasons=reasons)
             execution.rows_written += len(scored)
             return
         except IntegrityError:
@@ -238,19 +279,53 @@ def _score_and_commit(execution: _Execution, index: int, chunk: pd.DataFrame) ->
     raise InvalidRequest(f"run {execution.run.id} chunk {index} kept conflicting; execute the run again")
 
 
-def _commit_chunk(execution: _Execution, index: int, *, entities: int, scored: pd.DataFrame) -> None:
+def _alert_reasons(execution: _Execution, selected: pd.DataFrame, scored: pd.DataFrame) -> AlertReasons:
+    """Reasons of the rows that will alert, computed before the chunk's transaction opens."""
+    from scheduling.alerts import explain_crossings
+
+    thresholds = execution.plan.thresholds
+    if execution.run.job_name is None or thresholds is None or scored.empty:
+        return {}
+    return explain_crossings(execution.model, selected, scored, thresholds)
+
+
+def _commit_chunk(
+    execution: _Execution, index: int, *, entities: int, scored: pd.DataFrame, reasons: AlertReasons
+) -> None:
     from scheduling.alerts import record_alerts
+    from scheduling.delivery import enqueue_deliveries
 
     run_id = execution.run.id
     with execution.db.session() as session:
         session.add(RunChunk(run_id=run_id, chunk_index=index, entities=entities, rows=len(scored)))
         session.flush()
+        if not scored.empty:
+            session.execute(insert(RunResult), _result_rows(scored, execution.model.metadata.entity))
         done = session.scalar(select(func.sum(RunChunk.entities)).where(RunChunk.run_id == run_id))
         run = session.get(BatchRun, run_id)
         if run is not None:
             run.rows_done = int(done or 0)
         if execution.run.job_name is not None and execution.plan.thresholds is not None:
-            record_alerts(session, execution.run, execution.plan.thresholds, execution.model, scored)
+            alerts = record_alerts(session, execution.run, execution.plan.thresholds, execution.model, scored, reasons)
+            if execution.plan.delivery is not None:
+                enqueue_deliveries(session, execution.plan.delivery, alerts, run_id=run_id)
+
+
+def _result_rows(scored: pd.DataFrame, entity: str) -> list[dict[str, object]]:
+    """The ``batch_run_results`` rows of a scored chunk."""
+    credit = scored["credit_score"] if "credit_score" in scored.columns else pd.Series(None, index=scored.index)
+    frame = pd.DataFrame(
+        {
+            "run_id": scored["run_id"],
+            "entity_id": scored[entity],
+            "score": scored["score"].astype(float),
+            "level": scored["level"].astype(str),
+            "warning": scored["warning"].astype(bool),
+            "model_version": scored["model_version"],
+            "credit_score": credit.astype(object).where(credit.notna(), None),
+        }
+    )
+    return frame.to_dict(orient="records")  # type: ignore[return-value]  # str keys by construction
 
 
 def _apply_filter(chunk: pd.DataFrame, population_filter: dict[str, list[float]]) -> pd.DataFrame:
@@ -262,15 +337,26 @@ def _apply_filter(chunk: pd.DataFrame, population_filter: dict[str, list[float]]
     return chunk[keep]
 
 
-def _score_chunk(model: OnnxModel, chunk: pd.DataFrame, run_id: str) -> pd.DataFrame:
+def _score_chunk(model: OnnxModel, chunk: pd.DataFrame, run_id: str, probabilities: np.ndarray) -> pd.DataFrame:
+    """Score, level and warning of each row; with the credit score, grade and inspection frequency where
+    the model's grading has a points scale or inspection frequencies (credit supervision)."""
     entity = model.metadata.entity
-    frame = pd.DataFrame({entity: chunk[entity].astype(str).to_numpy()})
-    if chunk.empty:
-        frame = frame.assign(score=pd.Series(dtype="float64"), level=pd.Series(dtype="object"))
-        frame = frame.assign(warning=pd.Series(dtype="bool"))
-    else:
-        scores = model.score(chunk)
-        frame = frame.assign(score=scores.probabilities, level=scores.grades.levels, warning=scores.grades.warnings)
+    grading = model.metadata.grading
+    grades = grading.grade(probabilities)
+    levels = pd.Series(grades.levels, dtype="object")
+    frame = pd.DataFrame(
+        {
+            entity: chunk[entity].astype(str).to_numpy(),
+            "score": probabilities,
+            "level": levels,
+            "warning": grades.warnings,
+        }
+    )
+    if grading.score_scale is not None:
+        frame["credit_score"] = np.round(grading.score_scale.points(probabilities), 1)
+    if grading.inspection_frequency:
+        frame["grade"] = levels
+        frame["inspection_frequency"] = levels.map(grading.inspection_frequency).astype("object")
     return frame.assign(
         model_name=model.metadata.model_name,
         model_version=model.version,

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
 from scheduling.executor import RunNotFound, check_population_filter, execute_run, resolve_model, start_run
 from scheduling.specs import JobSpec
-from scheduling.store import JobRecord, RunChunk
+from scheduling.store import JobRecord, RunChunk, RunResult
 from warehouse.db import BatchRun, open_metadata_db, utc_now
-from warehouse.errors import Conflict, NotFound
+from warehouse.errors import Conflict, InvalidRequest, NotFound
 from warehouse.progress import ProgressCallback, no_progress
 
 if TYPE_CHECKING:
@@ -73,6 +73,30 @@ class RunView(BaseModel):
     error: str
 
 
+class RunResultView(BaseModel):
+    """One scored entity of a run."""
+
+    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+
+    entity_id: str
+    score: float
+    level: str
+    warning: bool
+    model_version: str
+    credit_score: float | None
+
+
+class ResultsPage(BaseModel):
+    """A page of a run's scored rows, by entity id."""
+
+    run_id: str
+    total: int
+    """Rows matching the query, over all pages."""
+    offset: int
+    limit: int
+    results: list[RunResultView]
+
+
 def add_job(settings: Settings, spec: JobSpec) -> JobView:
     """Store a new job after checking that its model resolves and its population filter fits the model."""
     from features.definitions import service_spec
@@ -80,6 +104,9 @@ def add_job(settings: Settings, spec: JobSpec) -> JobView:
     model = spec.version or spec.alias
     _ref, feature_service = resolve_model(settings, algorithm=spec.algorithm, alias_or_version=model)
     check_population_filter(spec.population_filter, service_spec(feature_service).feature_names)
+    streams = spec.delivery is not None and spec.delivery.redis_stream is not None
+    if streams and settings.alert_redis_url is None and settings.redis_url is None:
+        raise InvalidRequest("the job delivers alerts to a Redis stream but alert_redis_url / redis_url is not set")
     with open_metadata_db(settings) as db, db.session() as session:
         if session.get(JobRecord, spec.name) is not None:
             raise JobExists(f"job {spec.name!r} exists already")
@@ -109,11 +136,19 @@ def set_paused(settings: Settings, name: str, *, paused: bool) -> JobView:
         return _job_view(record)
 
 
-def run_job_now(settings: Settings, name: str, *, on_progress: ProgressCallback = no_progress) -> BatchReport:
+class RunExecution(Protocol):
+    """Executes a started run (:func:`scheduling.executor.execute_run`, or the Ray Data executor)."""
+
+    def __call__(self, settings: Settings, run_id: str, *, on_progress: ProgressCallback) -> BatchReport: ...
+
+
+def run_job_now(
+    settings: Settings, name: str, *, on_progress: ProgressCallback = no_progress, execute: RunExecution = execute_run
+) -> BatchReport:
     """Start and execute one run of a job outside its schedule."""
     spec = get_job(settings, name).spec
     run_id = start_run(settings, spec.run_request(), job_name=name)
-    return execute_run(settings, run_id, on_progress=on_progress)
+    return execute(settings, run_id, on_progress=on_progress)
 
 
 def list_runs(settings: Settings, *, job_name: str | None = None, limit: int = 50) -> list[RunView]:
@@ -134,6 +169,22 @@ def get_run(settings: Settings, run_id: str) -> RunView:
         if run is None:
             raise RunNotFound(f"no batch run {run_id!r}")
         return _run_view(run, _rows_written(session, [run_id]).get(run_id, 0))
+
+
+def list_results(
+    settings: Settings, run_id: str, *, offset: int = 0, limit: int = 100, warning: bool | None = None
+) -> ResultsPage:
+    """A page of run ``run_id``'s scored rows ordered by entity id, optionally only (non-)warnings."""
+    where = [RunResult.run_id == run_id]
+    if warning is not None:
+        where.append(RunResult.warning.is_(warning))
+    with open_metadata_db(settings) as db, db.session() as session:
+        if session.get(BatchRun, run_id) is None:
+            raise RunNotFound(f"no batch run {run_id!r}")
+        total = session.scalar(select(func.count()).select_from(RunResult).where(*where))
+        query = select(RunResult).where(*where).order_by(RunResult.entity_id).offset(offset).limit(limit)
+        results = [RunResultView.model_validate(row) for row in session.scalars(query)]
+    return ResultsPage(run_id=run_id, total=int(total or 0), offset=offset, limit=limit, results=results)
 
 
 def _job_record(record: JobRecord | None, name: str) -> JobRecord:

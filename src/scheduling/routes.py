@@ -8,13 +8,26 @@ is the authenticated principal.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling.alerts import Alert, AlertAction, act_on_alert, list_alerts
-from scheduling.jobs import JobView, RunView, add_job, get_job, get_run, list_jobs, list_runs, set_paused
+from scheduling.jobs import (
+    JobView,
+    ResultsPage,
+    RunView,
+    add_job,
+    get_job,
+    get_run,
+    list_jobs,
+    list_results,
+    list_runs,
+    set_paused,
+)
+from scheduling.scheduler import BackfillReport, backfill_job
 from scheduling.specs import JobSpec
 from warehouse.auth import require
 from warehouse.identity import Caller
@@ -32,6 +45,15 @@ def _settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 READ_JOBS = [Depends(require(Permission.JOBS_READ))]
 MANAGE_JOBS = [Depends(require(Permission.JOBS_MANAGE))]
+
+
+class BackfillRequest(BaseModel):
+    """The range of fire times to backfill (naive instants are UTC)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: dt.datetime
+    end: dt.datetime
 
 
 class AlertActionRequest(BaseModel):
@@ -60,6 +82,13 @@ def jobs_show(settings: SettingsDep, name: str) -> JobView:
     return get_job(settings, name)
 
 
+@router.post("/v1/jobs/{name}/backfill", dependencies=MANAGE_JOBS)
+def jobs_backfill(settings: SettingsDep, name: str, body: BackfillRequest) -> BackfillReport:
+    """Run the job's fire times in [start, end] that never ran; each fire time runs once, ever."""
+    return backfill_job(settings, name, start=body.start, end=body.end)
+
+
+# Declared after /backfill: this path would match it too.
 @router.post("/v1/jobs/{name}/{state}", dependencies=MANAGE_JOBS)
 def jobs_set_state(settings: SettingsDep, name: str, state: Literal["pause", "resume"]) -> JobView:
     """Pause a job, or make it active again."""
@@ -80,6 +109,18 @@ def runs_index(
 def runs_show(settings: SettingsDep, run_id: str) -> RunView:
     """One run: status, rows done / total, rows written, rate, pinned model version."""
     return get_run(settings, run_id)
+
+
+@router.get("/v1/runs/{run_id}/results", dependencies=READ_JOBS)
+def runs_results(
+    settings: SettingsDep,
+    run_id: str,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    warning: Annotated[bool | None, Query(description="Only rows with (true) or without (false) a warning.")] = None,
+) -> ResultsPage:
+    """A page of the run's scored rows (entity, score, level, warning, model version), by entity id."""
+    return list_results(settings, run_id, offset=offset, limit=limit, warning=warning)
 
 
 @router.get("/v1/alerts", dependencies=[Depends(require(Permission.ALERTS_READ))])

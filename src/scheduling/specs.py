@@ -40,6 +40,47 @@ class WarningThresholds(BaseModel):
         return self
 
 
+class AlertDelivery(BaseModel):
+    """Where a job's new and updated alerts are sent, and how hard to try.
+
+    Every alert a run opens or refreshes becomes one outbox row per target, written in the chunk's
+    transaction; a deliverer sends them with exponential backoff and jitter until each is accepted
+    or has used ``max_attempts``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhooks: list[str] = Field(default_factory=list, max_length=10)
+    """URLs each alert is POSTed to as JSON (``http`` or ``https``)."""
+    redis_stream: str | None = Field(default=None, min_length=1, max_length=200)
+    """Redis stream key each alert is XADDed to, e.g. ``fire:alerts`` (Redis: ``alert_redis_url``)."""
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    backoff_initial_s: float = Field(default=2.0, gt=0)
+    """Ceiling of the delay before the second attempt; it doubles after each failure. Each delay is
+    drawn between half its ceiling and all of it (jitter), so retries of many alerts spread out."""
+    backoff_max_s: float = Field(default=600.0, gt=0)
+    """Longest delay between two attempts."""
+
+    @field_validator("webhooks")
+    @classmethod
+    def _http_urls(cls, urls: list[str]) -> list[str]:
+        from urllib.parse import urlsplit
+
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"webhook must be an http(s) URL with a host, got {url!r}")
+        return urls
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> AlertDelivery:
+        if not self.webhooks and self.redis_stream is None:
+            raise ValueError("alert delivery needs a webhook, a redis_stream, or both")
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must not be below backoff_initial_s")
+        return self
+
+
 class RunRequest(BaseModel):
     """What one batch run is asked to score and with which model."""
 
@@ -50,6 +91,7 @@ class RunRequest(BaseModel):
     """Alias, or a version number to pin."""
     population_filter: PopulationFilter = Field(default_factory=dict)
     thresholds: WarningThresholds | None = None
+    delivery: AlertDelivery | None = None
     output: str | None = None
     """Output directory; relative paths are taken inside the results dir. Default: ``<algorithm>/run_id=<id>``."""
 
@@ -65,6 +107,8 @@ class RunPlan(BaseModel):
     chunk_rows: int = Field(gt=0)
     population_filter: PopulationFilter = Field(default_factory=dict)
     thresholds: WarningThresholds | None = None
+    delivery: AlertDelivery | None = None
+    """Where the run's alerts are sent (pinned, so a resumed run sends where it began to)."""
     output: str
     """Output directory, relative to the results dir unless absolute."""
 
@@ -86,6 +130,8 @@ class JobSpec(BaseModel):
     thresholds: WarningThresholds | None = None
     misfire: MisfirePolicy = "skip"
     """After downtime: ``skip`` runs only the latest missed fire time, ``catch_up`` runs each one."""
+    delivery: AlertDelivery | None = None
+    """Webhooks and / or a Redis stream that new and updated alerts are sent to."""
 
     @field_validator("name")
     @classmethod
@@ -107,6 +153,7 @@ class JobSpec(BaseModel):
             model=self.version or self.alias,
             population_filter=self.population_filter,
             thresholds=self.thresholds,
+            delivery=self.delivery,
             output=self.output,
         )
 

@@ -17,11 +17,14 @@ import numpy as np
 from warehouse.errors import ExplanationUnavailable, InvalidRequest, ModelIntegrityError, ModelNotReady
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import onnxruntime as ort
     import pandas as pd
     from lightgbm import Booster
 
     from algorithms.base import Grades, ModelMetadata
+    from algorithms.reasons import ReasonCode
     from registry.models import ModelArtifact
 
 logger = logging.getLogger(__name__)
@@ -94,6 +97,13 @@ class OnnxModel:
         from algorithms.reasons import contributions
 
         return contributions(self._load_explainer(), self.feature_matrix(features))
+
+    def top_reasons(self, features: pd.DataFrame, descriptions: Mapping[str, str]) -> list[list[ReasonCode]]:
+        """The top reason codes of every row, largest absolute contribution first (batch alerts use this)."""
+        from algorithms.reasons import top_reasons
+
+        matrix = self.feature_matrix(features)
+        return top_reasons(self.contributions(features), matrix, self.metadata.feature_names, descriptions)
 
     def _load_explainer(self) -> Booster:
         """The explainer's LightGBM text model, SM3-checked and loaded once, on first use (never unpickled)."""

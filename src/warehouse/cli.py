@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from registry.cli import register_model_commands
-from scheduling.commands import alerts_app, jobs_app, scheduler_app
+from scheduling.commands import alerts_app, inspections_app, jobs_app, scheduler_app
 from warehouse.audit_cli import audit_app
 from warehouse.console import BarAdvance, new_progress
 from warehouse.errors import WarehouseError
@@ -50,6 +50,7 @@ app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(nodes_app, name="nodes")
 register_identity_commands(app)
+app.add_typer(inspections_app, name="inspections")
 
 SeedOption = Annotated[int, typer.Option(help="Random seed for data generation, split and model.")]
 BuildingsOption = Annotated[int, typer.Option(min=100, help="Buildings in the synthetic population.")]

@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     batch_chunk_rows: int = Field(default=5_000, gt=0)
     """Entities scored per chunk by the batch executor; bounds its memory."""
 
+    alert_redis_url: SecretStr | None = None
+    """Redis that jobs' alert streams are XADDed to; default: ``redis_url``."""
+
     max_entities_per_request: int = Field(default=1_000, gt=0)
     """Largest ``entities`` or ``features`` list one scoring request may carry."""
 

@@ -149,3 +149,48 @@ def test_a_min_level_the_model_does_not_have_fails_the_run_before_writing(settin
     with pytest.raises(InvalidRequest, match="apocalyptic"):
         run_job_now(settings, "nightly")
     assert list_alerts(settings) == []
+
+
+def test_alerts_carry_the_same_top_reasons_as_the_online_explanation(
+    settings: Settings, admin_headers: dict[str, str]
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.unit.serving.conftest import wait_until_ready
+    from warehouse.api import create_app
+
+    add_job(settings, spec(thresholds={"min_level": "high"}))
+    run_job_now(settings, "nightly")
+    alerts = list_alerts(settings, job_name="nightly", limit=1000)
+    assert alerts and all(1 <= len(alert.reasons) <= 3 for alert in alerts)
+    for alert in alerts:
+        sizes = [abs(reason.contribution) for reason in alert.reasons]
+        assert sizes == sorted(sizes, reverse=True)
+    sample = alerts[:3]
+    with TestClient(create_app(settings), headers=admin_headers) as client:
+        wait_until_ready(client)
+        body = {"entities": [alert.entity_id for alert in sample], "explain": True}
+        online = client.post("/v1/score/fire_risk", json=body).json()["results"]
+    for alert, answer in zip(sample, online, strict=True):
+        assert [reason.feature for reason in alert.reasons] == [reason["feature"] for reason in answer["reasons"]]
+        assert [reason.text for reason in alert.reasons] == [reason["text"] for reason in answer["reasons"]]
+        assert alert.reasons[0].contribution == pytest.approx(answer["reasons"][0]["contribution"], abs=1e-6)
+
+
+def test_reasons_are_computed_only_for_rows_that_cross(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from serving.runtime import OnnxModel
+
+    explained: list[int] = []
+    original = OnnxModel.contributions
+
+    def counting(self: OnnxModel, rows: pd.DataFrame) -> np.ndarray:
+        explained.append(len(rows))
+        return original(self, rows)
+
+    monkeypatch.setattr(OnnxModel, "contributions", counting)
+    add_job(settings, spec(thresholds={"min_level": "critical"}))
+    run_job_now(settings, "nightly")
+    alerts = list_alerts(settings, job_name="nightly", limit=1000)
+    assert sum(explained) == len(alerts) < PREPARED_BUILDINGS

@@ -56,3 +56,16 @@ def test_bad_job_input_is_a_usage_or_domain_error(settings: Settings) -> None:
     assert code == 1
     assert invoke(settings, "jobs", "show", "nobody")[0] == 1
     assert invoke(settings, "alerts", "ack", "12345", "--actor", "li")[0] == 1
+
+
+def test_jobs_backfill_runs_a_range_once(settings: Settings) -> None:
+    assert invoke(settings, "jobs", "add", "nightly", "--algorithm", "fire_risk", "--cron", "0 2 * * *")[0] == 0
+    window = ("--start", "2026-11-20T00:00", "--end", "2026-11-20T23:59")
+    code, output = invoke(settings, "jobs", "backfill", "nightly", *window)
+    assert code == 0, output
+    (run,) = list_runs(settings, job_name="nightly")
+    assert "1 ran, 0 already claimed, 0 failed" in output and run.id[:12] in output
+    assert run.scheduled_for is not None and run.scheduled_for.isoformat() == "2026-11-20T02:00:00+00:00"
+    code, output = invoke(settings, "jobs", "backfill", "nightly", *window)
+    assert code == 0 and "0 ran, 1 already claimed" in output
+    assert invoke(settings, "jobs", "backfill", "nightly", "--start", "yesterday", "--end", "2026-11-20")[0] == 1

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from scheduling.executor import RunNotFound, execute_run, start_run
+from scheduling.jobs import list_results
 from scheduling.specs import RunRequest
 from scheduling.store import RunChunk
 from tests.conftest import PREPARED_BUILDINGS
@@ -107,6 +108,12 @@ def test_kill_9_midway_then_resume_scores_each_entity_exactly_once(settings: Set
     assert not list(output.glob(".*"))
     chunks = -(-PREPARED_BUILDINGS // CHUNK_ROWS)
     assert run_state(settings, run_id) == ("succeeded", chunks, PREPARED_BUILDINGS)
+    # The results table was written chunk by chunk with the commits: one row per entity, same scores.
+    page = list_results(settings, run_id, limit=1000)
+    assert page.total == PREPARED_BUILDINGS
+    assert [row.entity_id for row in page.results] == sorted(results["building_id"])
+    by_id = results.set_index("building_id")
+    assert all(row.score == pytest.approx(by_id.loc[row.entity_id, "score"]) for row in page.results)
 
 
 def test_executing_a_finished_run_again_changes_nothing(settings: Settings) -> None:
@@ -121,6 +128,7 @@ def test_executing_a_finished_run_again_changes_nothing(settings: Settings) -> N
     assert len(before) == 4  # 400 rows in chunks of 128
     assert (again.rows, again.model_version) == (first.rows, first.model_version) == (PREPARED_BUILDINGS, "1")
     assert run_state(settings, run_id) == ("succeeded", 4, PREPARED_BUILDINGS)
+    assert list_results(settings, run_id, limit=1).total == PREPARED_BUILDINGS
 
 
 def test_a_population_filter_scores_only_matching_entities(settings: Settings) -> None:

@@ -89,3 +89,53 @@ def test_runs_show_progress_rate_and_pinned_version_and_alerts_close_the_loop(
     resolved = client.post(f"/v1/alerts/{alert_id}/resolve", json={"reason": "fixed"}, headers=wang)
     assert (resolved.json()["status"], resolved.json()["acted_by"]) == ("resolved", "inspector.wang")
     assert len(client.get("/v1/alerts", params={"status": "open"}).json()) == len(alerts) - 1
+
+
+def test_backfill_runs_missed_fire_times_once_and_refuses_bad_ranges(client: TestClient) -> None:
+    client.post("/v1/jobs", json={**JOB, "thresholds": None})
+    body = {"start": "2026-11-20T00:00:00Z", "end": "2026-11-21T23:00:00Z"}
+    first = client.post("/v1/jobs/nightly/backfill", json=body)
+    assert first.status_code == 200, first.text
+    ran = first.json()["ran"]
+    assert sorted(ran) == ["2026-11-20T02:00:00Z", "2026-11-21T02:00:00Z"]
+    runs = {run["id"]: run for run in client.get("/v1/runs", params={"job": "nightly"}).json()}
+    assert {runs[run_id]["scheduled_for"] for run_id in ran.values()} == set(ran)
+    assert {runs[run_id]["status"] for run_id in ran.values()} == {"succeeded"}
+
+    again = client.post("/v1/jobs/nightly/backfill", json=body).json()
+    assert (again["ran"], sorted(again["already_claimed"])) == ({}, sorted(ran))
+    backwards = client.post("/v1/jobs/nightly/backfill", json={"start": body["end"], "end": body["start"]})
+    assert (backwards.status_code, backwards.json()["error"]["code"]) == (422, "invalid_request")
+    missing = client.post("/v1/jobs/weekly/backfill", json=body)
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "job_not_found")
+    extra = client.post("/v1/jobs/nightly/backfill", json={**body, "force": True})
+    assert (extra.status_code, extra.json()["error"]["code"]) == (422, "invalid_request")
+
+
+def test_run_results_are_paged_by_entity_and_filter_on_warnings(client: TestClient, settings: Settings) -> None:
+    import pandas as pd
+
+    from scheduling.batch import score_population
+
+    report = score_population(settings, "fire_risk")
+    expected = pd.read_parquet(report.output_dir).sort_values("building_id", ignore_index=True)
+    url = f"/v1/runs/{report.run_id}/results"
+    first = client.get(url, params={"limit": 150})
+    assert first.status_code == 200, first.text
+    pages = [first.json()]
+    pages += [client.get(url, params={"limit": 150, "offset": offset}).json() for offset in (150, 300)]
+    rows = [row for page in pages for row in page["results"]]
+    assert [page["total"] for page in pages] == [PREPARED_BUILDINGS] * 3
+    assert [len(page["results"]) for page in pages] == [150, 150, 100]
+    assert [row["entity_id"] for row in rows] == expected["building_id"].tolist()
+    assert [row["level"] for row in rows] == expected["level"].tolist()
+    assert rows[0]["score"] == pytest.approx(expected["score"][0])
+    assert {(row["model_version"], row["credit_score"]) for row in rows} == {("1", None)}
+
+    warnings = client.get(url, params={"warning": True, "limit": 1000}).json()
+    assert warnings["total"] == int(expected["warning"].sum()) == len(warnings["results"])
+    assert all(row["warning"] for row in warnings["results"])
+    missing = client.get("/v1/runs/nope/results")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "run_not_found")
+    too_many = client.get(url, params={"limit": 5000})
+    assert (too_many.status_code, too_many.json()["error"]["code"]) == (422, "invalid_request")

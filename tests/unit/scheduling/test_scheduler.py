@@ -16,6 +16,7 @@ from warehouse.settings import Settings
 
 T0 = dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.UTC)
 MINUTE = dt.timedelta(minutes=1)
+HOUR = dt.timedelta(hours=1)
 
 
 class RecordingExecutor:
@@ -76,4 +77,51 @@ def test_a_paused_job_is_left_alone(settings: Settings) -> None:
     executor = RecordingExecutor()
     start = get_job(settings, "minutely").created_at
     assert Scheduler(settings, scheduler_id="test", execute=executor).tick(start + 5 * MINUTE) == []
+    assert executor.run_ids == []
+
+
+def test_backfill_runs_each_missed_fire_time_once_and_leaves_the_schedule_alone(settings: Settings) -> None:
+    from scheduling.scheduler import backfill_job
+
+    add_job(settings, JobSpec(name="hourly", algorithm="fire_risk", cron="0 * * * *", misfire="catch_up"))
+    executor = RecordingExecutor()
+    first = backfill_job(settings, "hourly", start=T0, end=T0 + 5 * HOUR, execute=executor)
+    assert sorted(first.ran) == [T0 + n * HOUR for n in range(6)]
+    assert sorted(first.ran.values()) == sorted(executor.run_ids)
+    assert (first.already_claimed, first.failed) == ([], [])
+
+    # Overlapping range, naive instants (UTC): the three hours that ran already are left alone.
+    naive = T0.replace(tzinfo=None)
+    second = backfill_job(settings, "hourly", start=naive + 3 * HOUR, end=naive + 8 * HOUR, execute=executor)
+    assert sorted(second.ran) == [T0 + n * HOUR for n in (6, 7, 8)]
+    assert second.already_claimed == [T0 + n * HOUR for n in (3, 4, 5)]
+    assert len(executor.run_ids) == 9
+
+    db = MetadataDB.from_settings(settings)
+    with db.session() as session:
+        runs = {run.id: run for run in session.scalars(select(BatchRun).where(BatchRun.job_name == "hourly"))}
+    db.dispose()
+    for moment, run_id in second.ran.items():
+        scheduled_for = runs[run_id].scheduled_for
+        assert scheduled_for is not None and scheduled_for.replace(tzinfo=dt.UTC) == moment
+    # Fire times from before the job existed must not pull the schedule's cursor back.
+    created = get_job(settings, "hourly").created_at
+    assert len(Scheduler(settings, scheduler_id="test", execute=executor).tick(created + 2 * HOUR)) == 2
+
+
+def test_backfill_refuses_bad_ranges_and_unknown_jobs(settings: Settings) -> None:
+    from scheduling.jobs import JobNotFound
+    from scheduling.scheduler import MAX_BACKFILL, backfill_job
+    from warehouse.errors import InvalidRequest
+
+    add_job(settings, JobSpec(name="minutely", algorithm="fire_risk", cron="* * * * *"))
+    executor = RecordingExecutor()
+    with pytest.raises(InvalidRequest, match="before its start"):
+        backfill_job(settings, "minutely", start=T0, end=T0 - MINUTE, execute=executor)
+    with pytest.raises(InvalidRequest, match="future"):
+        backfill_job(settings, "minutely", start=T0, end=dt.datetime(2999, 1, 1, tzinfo=dt.UTC), execute=executor)
+    with pytest.raises(InvalidRequest, match=f"more than {MAX_BACKFILL}"):
+        backfill_job(settings, "minutely", start=T0, end=T0 + (MAX_BACKFILL + 1) * MINUTE, execute=executor)
+    with pytest.raises(JobNotFound):
+        backfill_job(settings, "nobody", start=T0, end=T0 + MINUTE, execute=executor)
     assert executor.run_ids == []

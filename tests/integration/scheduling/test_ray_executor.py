@@ -1,0 +1,68 @@
+"""The Ray Data executor on a small population: same chunks, same scores, resumes a run the local one began."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from scheduling.executor import execute_run, start_run
+from scheduling.jobs import get_run, list_results
+from scheduling.specs import RunRequest
+from tests.conftest import PREPARED_BUILDINGS
+from warehouse.settings import Settings
+
+pytestmark = pytest.mark.integration
+CHUNK_ROWS = 100
+
+
+class Interrupt(Exception):
+    """Stops the local executor after some committed chunks."""
+
+
+@pytest.fixture
+def local_ray() -> Iterator[None]:
+    """Ray in-process (short temp dir, no dashboard), shut down after the test: only what this test started."""
+    import ray
+
+    temp_dir = tempfile.mkdtemp(prefix="wh-ray-")
+    ray.init(num_cpus=1, include_dashboard=False, _temp_dir=temp_dir, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_ray_finishes_a_run_the_local_executor_began_with_identical_scores(settings: Settings, local_ray: None) -> None:
+    from scheduling.ray_executor import execute_run_on_ray
+
+    small_chunks = settings.model_copy(update={"batch_chunk_rows": CHUNK_ROWS})
+    committed: list[int] = []
+
+    def stop_after_two(advance: int, total: int | None = None) -> None:
+        if total is None:
+            committed.append(advance)
+            if len(committed) == 2:
+                raise Interrupt
+
+    run_id = start_run(small_chunks, RunRequest(algorithm="fire_risk"))
+    with pytest.raises(Interrupt):
+        execute_run(settings, run_id, on_progress=stop_after_two)
+    assert (get_run(settings, run_id).status, get_run(settings, run_id).rows_done) == ("failed", 2 * CHUNK_ROWS)
+
+    report = execute_run_on_ray(settings, run_id, actor_cpus=0.25)
+    view = get_run(settings, run_id)
+    assert (view.status, view.rows_done, view.rows_written, report.rows) == ("succeeded",) + (PREPARED_BUILDINGS,) * 3
+    results = pd.read_parquet(report.output_dir).set_index("building_id")
+    assert len(results) == PREPARED_BUILDINGS and results.index.is_unique
+    assert len(list(report.output_dir.glob("part-*.parquet"))) == PREPARED_BUILDINGS // CHUNK_ROWS
+    assert list_results(settings, run_id, limit=1).total == PREPARED_BUILDINGS
+
+    local = execute_run(settings, start_run(settings, RunRequest(algorithm="fire_risk")))
+    expected = pd.read_parquet(local.output_dir).set_index("building_id").loc[results.index]
+    assert results["score"].to_numpy() == pytest.approx(expected["score"].to_numpy(), abs=1e-9)
+    assert (results["level"] == expected["level"]).all()
