@@ -127,3 +127,10 @@ class ExplanationUnavailable(Conflict):
     """Reasons were asked of a model version logged without an explainer."""
 
     code = "explanation_unavailable"
+
+
+class InvalidTensor(WarehouseError):
+    """An Open Inference Protocol tensor has the wrong name, shape, datatype or data."""
+
+    status = 400
+    code = "invalid_tensor"
