@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from serving.metrics import ServingMetrics
 from serving.repository import DEFAULT_ALIAS
 from serving.v2_schemas import (
     InferenceRequest,
@@ -56,9 +57,12 @@ OUTPUTS: dict[str, OutputBuilder] = {
 class InferenceDataPlane:
     """Metadata, readiness and inference over the models a repository serves."""
 
-    def __init__(self, settings: Settings, repository: ModelRepository) -> None:
+    def __init__(
+        self, settings: Settings, repository: ModelRepository, *, metrics: ServingMetrics | None = None
+    ) -> None:
         self.settings = settings
         self.repository = repository
+        self.metrics = metrics or ServingMetrics()
 
     def model(self, name: str, version: str | None = None) -> OnnxModel:
         """The loaded model a name and version (number or alias; default champion) address."""
@@ -93,7 +97,8 @@ class InferenceDataPlane:
         model = self.model(name, version)
         matrix = self.input_matrix(model, request.inputs)
         wanted = _requested_outputs(request)
-        scores = model.score_matrix(matrix)
+        with self.metrics.time_inference(name, model.version):
+            scores = model.score_matrix(matrix)
         outputs = []
         for output in wanted:
             datatype, data = OUTPUTS[output](scores)

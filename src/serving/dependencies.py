@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from serving.metrics import ServingMetrics
 from serving.repository import ModelRepository
 from serving.scoring import ScoringService
 from warehouse.settings import Settings
@@ -29,6 +30,13 @@ def get_scoring(request: Request) -> ScoringService:
     return scoring
 
 
+def get_metrics(request: Request) -> ServingMetrics:
+    """The app's Prometheus metrics."""
+    metrics: ServingMetrics = request.app.state.metrics
+    return metrics
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
 RepositoryDep = Annotated[ModelRepository, Depends(get_repository)]
 ScoringDep = Annotated[ScoringService, Depends(get_scoring)]
+MetricsDep = Annotated[ServingMetrics, Depends(get_metrics)]

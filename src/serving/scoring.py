@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from serving.metrics import ServingMetrics
 from serving.schemas import EntityScore, ErrorDetail, Reason, ScoreResponse
 from warehouse.errors import EntityNotFound, InvalidRequest
 
@@ -32,9 +33,12 @@ logger = logging.getLogger(__name__)
 class ScoringService:
     """Scores entities or inline rows with the model an alias points at."""
 
-    def __init__(self, settings: Settings, repository: ModelRepository) -> None:
+    def __init__(
+        self, settings: Settings, repository: ModelRepository, *, metrics: ServingMetrics | None = None
+    ) -> None:
         self.settings = settings
         self.repository = repository
+        self.metrics = metrics or ServingMetrics()
         self._feature_store: FeatureStore | None = None
         self._store_lock = threading.Lock()
 
@@ -55,14 +59,16 @@ class ScoringService:
         from features.online import read_online_vectors
 
         model = self.repository.get(algorithm.name, alias)
-        online = read_online_vectors(
-            self.feature_store(),
-            feature_service=model.metadata.feature_service,
-            entity_key=model.metadata.entity,
-            entity_ids=entity_ids,
-        )
+        with self.metrics.time_feature_lookup(model.metadata.feature_service):
+            online = read_online_vectors(
+                self.feature_store(),
+                feature_service=model.metadata.feature_service,
+                entity_key=model.metadata.entity,
+                entity_ids=entity_ids,
+            )
         matrix = _in_model_order(model, online.values, online.feature_names)
-        by_id = _score_matrix(model, matrix, entity_ids=online.entity_ids, explain=explain)
+        with self.metrics.time_inference(model.metadata.model_name, model.version):
+            by_id = _score_matrix(model, matrix, entity_ids=online.entity_ids, explain=explain)
         missing = EntityNotFound("no online features for this entity")
         results = [
             by_id.get(entity_id)
@@ -89,7 +95,9 @@ class ScoringService:
             if len(row) != len(expected) or not expected_set.issuperset(row):
                 missing, unknown = sorted(expected_set - row.keys()), sorted(row.keys() - expected_set)
                 raise InvalidRequest(f"features[{position}]: missing {missing or 'none'}, unknown {unknown or 'none'}")
-        scored = _score_matrix(model, model.rows_matrix(rows), entity_ids=[None] * len(rows), explain=explain)
+        matrix = model.rows_matrix(rows)
+        with self.metrics.time_inference(model.metadata.model_name, model.version):
+            scored = _score_matrix(model, matrix, entity_ids=[None] * len(rows), explain=explain)
         return _response(algorithm, model, alias, list(scored.values()))
 
     def _check_size(self, count: int) -> None:

@@ -19,8 +19,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry import routes as registry_routes
 from scheduling import routes as scheduling_routes
+from serving.metrics import MetricsMiddleware, ServingMetrics
 from serving.repository import ModelRepository
-from serving.routes import native, v2
+from serving.routes import metrics, native, v2
 from serving.scoring import ScoringService
 from warehouse.errors import WarehouseError
 from warehouse.library_env import apply_library_defaults
@@ -43,13 +44,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.repository = ModelRepository(settings)
-    app.state.scoring = ScoringService(settings, app.state.repository)
+    app.state.metrics = ServingMetrics(app.state.repository)  # one registry per app, never the global one
+    app.state.scoring = ScoringService(settings, app.state.repository, metrics=app.state.metrics)
     app.add_exception_handler(WarehouseError, _render_warehouse_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _render_unexpected_error)
-    for router in (native.router, v2.router, registry_routes.router, scheduling_routes.router):
+    for router in (native.router, v2.router, metrics.router, registry_routes.router, scheduling_routes.router):
         app.include_router(router)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.dataplane import InferenceDataPlane
-from serving.dependencies import RepositoryDep, SettingsDep
+from serving.dependencies import MetricsDep, RepositoryDep, SettingsDep
 from serving.v2_schemas import (
     InferenceRequest,
     InferenceResponse,
@@ -79,9 +79,9 @@ router = APIRouter(
 )
 
 
-def get_dataplane(settings: SettingsDep, repository: RepositoryDep) -> InferenceDataPlane:
+def get_dataplane(settings: SettingsDep, repository: RepositoryDep, metrics: MetricsDep) -> InferenceDataPlane:
     """The data plane over the app's model repository (cheap: no I/O)."""
-    return InferenceDataPlane(settings, repository)
+    return InferenceDataPlane(settings, repository, metrics=metrics)
 
 
 DataPlaneDep = Annotated[InferenceDataPlane, Depends(get_dataplane)]
