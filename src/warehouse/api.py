@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry import routes as registry_routes
 from scheduling import routes as scheduling_routes
+from serving.limits import RequestLimitsMiddleware
 from serving.metrics import MetricsMiddleware, ServingMetrics
 from serving.repository import ModelRepository
 from serving.routes import metrics, native, v2
@@ -52,7 +53,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _render_unexpected_error)
     for router in (native.router, v2.router, metrics.router, registry_routes.router, scheduling_routes.router):
         app.include_router(router)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_request_bytes=settings.max_request_bytes,
+        request_timeout_s=settings.request_timeout_s,
+    )
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: it also counts 413 and 504
     return app
 
 

@@ -134,3 +134,17 @@ class InvalidTensor(WarehouseError):
 
     status = 400
     code = "invalid_tensor"
+
+
+class PayloadTooLarge(WarehouseError):
+    """The request body is larger than the server accepts."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class RequestTimeout(WarehouseError):
+    """The request took longer than the server's time limit."""
+
+    status = 504
+    code = "request_timeout"
