@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling.alerts import Alert, AlertAction, act_on_alert, list_alerts
@@ -89,6 +89,11 @@ def alerts_index(
 
 
 @router.post("/v1/alerts/{alert_id}/{action}")
-def alerts_act(settings: SettingsDep, alert_id: int, action: AlertAction, body: AlertActionRequest) -> Alert:
+def alerts_act(
+    settings: SettingsDep,
+    alert_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="Alert id (a 64-bit database key).")],
+    action: AlertAction,
+    body: AlertActionRequest,
+) -> Alert:
     """Acknowledge, resolve or dismiss (with a reason) an alert."""
     return act_on_alert(settings, alert_id, action=action, actor=body.actor, reason=body.reason)
