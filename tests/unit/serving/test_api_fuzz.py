@@ -16,7 +16,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 30
 """Per operation and generation mode (schema-valid data, then schema-breaking data)."""
 MINIMUM_CASES = 1_000
 
