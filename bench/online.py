@@ -4,7 +4,8 @@ Systems (each a separate server process; the load generator runs in this process
   * ``bare_fastapi_ort``   — bare FastAPI + ONNX Runtime in-process, the floor (``bench/bare_fastapi_app.py``);
   * ``mlflow_serve``       — ``mlflow models serve`` of the same registered ONNX model;
   * ``local_inline``       — the warehouse's local engine, features inline;
-  * ``local_entity``       — the warehouse's local engine, entity id with the Feast online lookup.
+  * ``local_entity``       — the warehouse's local engine, entity id with the Feast online lookup;
+  * ``local_v2_infer``     — the local engine's Open Inference Protocol route, the same row as a FP32 tensor.
 For each, p50/p99 latency and throughput at 1 and 8 concurrent connections, and the ratios the
 serving issue targets (local throughput vs mlflow serve, local inline p50 vs the floor).
 Run: ``.venv/bin/python bench/online.py [--requests 2000]``. Ray rows are added with the Ray engine.
@@ -26,7 +27,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from score_latency import free_port, prepare_bench_warehouse, server  # sibling bench module, not a package
+from score_latency import BenchWarehouse, free_port, prepare_bench_warehouse, server  # sibling bench module
 
 
 @dataclass
@@ -130,7 +131,16 @@ def main() -> None:
             score, key = "/v1/score/fire_risk", bench.headers
             results["inline"] = measure("local_inline", base, score, {"features": [row]}, args.requests, key)
             results["entity"] = measure("local_entity", base, score, {"entities": ["B0000001"]}, args.requests, key)
+            results["v2"] = measure(
+                "local_v2_infer", base, "/v2/models/fire_risk/infer", _v2_body(bench), args.requests, key
+            )
         _print_ratios(results)
+
+
+def _v2_body(bench: BenchWarehouse) -> dict[str, object]:
+    """The bench building as an Open Inference Protocol request (missing values as null)."""
+    tensor = {"name": bench.artifact.metadata.onnx_input, "shape": [1, len(bench.ordered)], "datatype": "FP32"}
+    return {"inputs": [{**tensor, "data": bench.ordered}]}
 
 
 def _print_ratios(results: dict[str, list[Result]]) -> None:
@@ -142,6 +152,7 @@ def _print_ratios(results: dict[str, list[Result]]) -> None:
             f"local_entity_rps/mlflow_serve_rps={pick('entity', conns).rps / pick('mlflow', conns).rps:.1f}"
         )
     print(f"ratio local_inline_p50/bare_p50={pick('inline', 1).p50_ms / pick('bare', 1).p50_ms:.2f} (target <= 2)")
+    print(f"ratio local_v2_infer_p50/bare_p50={pick('v2', 1).p50_ms / pick('bare', 1).p50_ms:.2f}")
 
 
 if __name__ == "__main__":

@@ -58,22 +58,52 @@ def _columns(response: GetOnlineFeaturesResponse, names: list[str]) -> tuple[np.
     return values.reshape(-1, len(names)), found.reshape(-1)
 
 
-def read_online_features(
+@dataclass(frozen=True)
+class OnlineVectors:
+    """Feature vectors of the entities found as a bare matrix: the serving hot path builds no DataFrame."""
+
+    entity_ids: list[str]
+    """Ids of the entities found, in request order (duplicates removed), one per row of ``values``."""
+
+    values: np.ndarray
+    """Float64 matrix ``[len(entity_ids), len(feature_names)]``, NaN where a value is missing."""
+
+    feature_names: list[str]
+    """Column names of ``values``: the feature service's order."""
+
+    missing: list[str]
+    """Requested ids the online store holds nothing for."""
+
+
+def read_online_vectors(
     store: FeatureStore, *, feature_service: str, entity_key: str, entity_ids: Sequence[str]
-) -> OnlineFeatures:
-    """Latest feature vectors of ``entity_ids`` from the online store, in service order."""
+) -> OnlineVectors:
+    """Latest feature vectors of ``entity_ids`` from the online store, in service order, as a matrix."""
     spec = service_spec(feature_service)
     if entity_key != spec.entity_key:
         raise InvalidRequest(f"feature service {feature_service!r} is keyed by {spec.entity_key!r}, not {entity_key!r}")
     names = spec.feature_names
     ids = list(dict.fromkeys(entity_ids))
     if not ids:
-        empty = pd.DataFrame(index=pd.Index([], name=entity_key, dtype=object), columns=names, dtype=float)
-        return OnlineFeatures(frame=empty, missing=[])
+        return OnlineVectors(entity_ids=[], values=np.empty((0, len(names))), feature_names=names, missing=[])
     # Feature references rather than the service object: Feast caches their resolution by value
     # while the registry cache is fresh, and looking the service up would refresh the registry.
     response = store.get_online_features(features=spec.feature_refs, entity_rows={entity_key: ids}).proto
     values, found = _columns(response, names)
-    index = pd.Index(ids, name=entity_key)
-    frame = pd.DataFrame(values, index=index, columns=names)[found]
-    return OnlineFeatures(frame=frame, missing=[entity for entity, hit in zip(ids, found, strict=True) if not hit])
+    return OnlineVectors(
+        entity_ids=[entity for entity, hit in zip(ids, found, strict=True) if hit],
+        values=values[found],
+        feature_names=names,
+        missing=[entity for entity, hit in zip(ids, found, strict=True) if not hit],
+    )
+
+
+def read_online_features(
+    store: FeatureStore, *, feature_service: str, entity_key: str, entity_ids: Sequence[str]
+) -> OnlineFeatures:
+    """Latest feature vectors of ``entity_ids`` from the online store, in service order."""
+    vectors = read_online_vectors(store, feature_service=feature_service, entity_key=entity_key, entity_ids=entity_ids)
+    # An empty index gets an explicit dtype; otherwise pandas infers the id dtype as it always has.
+    index = pd.Index(vectors.entity_ids, name=entity_key, dtype=None if vectors.entity_ids else object)
+    frame = pd.DataFrame(vectors.values, index=index, columns=vectors.feature_names, dtype=float)
+    return OnlineFeatures(frame=frame, missing=vectors.missing)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling.alerts import Alert, AlertAction, act_on_alert, list_alerts
@@ -137,7 +137,7 @@ def alerts_index(
 @router.post("/v1/alerts/{alert_id}/{action}")
 def alerts_act(
     settings: SettingsDep,
-    alert_id: int,
+    alert_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="Alert id (a 64-bit database key).")],
     action: AlertAction,
     body: AlertActionRequest,
     caller: Annotated[Caller, Depends(require(Permission.ALERTS_ACT))],

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from registry.classification import ServedClassifications
+from serving.metrics import ServingMetrics
 from serving.repository import ModelRepository
 from serving.scoring import ScoringService
 from warehouse.settings import Settings
@@ -36,7 +37,14 @@ def get_classifications(request: Request) -> ServedClassifications:
     return classifications
 
 
+def get_metrics(request: Request) -> ServingMetrics:
+    """The app's Prometheus metrics."""
+    metrics: ServingMetrics = request.app.state.metrics
+    return metrics
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_from_app)]
 RepositoryDep = Annotated[ModelRepository, Depends(get_repository)]
 ScoringDep = Annotated[ScoringService, Depends(get_scoring)]
 ClassificationsDep = Annotated[ServedClassifications, Depends(get_classifications)]
+MetricsDep = Annotated[ServingMetrics, Depends(get_metrics)]

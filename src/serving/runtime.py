@@ -1,18 +1,22 @@
 """Model runtime: one ONNX Runtime session per registered model version.
 
 A :class:`OnnxModel` is built cheaply from a fetched artifact (no I/O), opened with :meth:`load`, and
-then scores feature frames in the column order its metadata records. The batch executor uses this
-same class, so online and batch scores of one version are identical. Never unpickles anything.
+then scores float32 matrices whose columns are in the order its metadata records. Online requests
+build that matrix straight from their rows (:meth:`OnnxModel.rows_matrix`, no DataFrame on the hot
+path); the batch executor passes frames (:meth:`OnnxModel.score`), which become the same matrix, so
+online and batch scores of one version are identical. Never unpickles anything.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from warehouse.errors import ExplanationUnavailable, InvalidRequest, ModelIntegrityError, ModelNotReady
 
@@ -75,8 +79,8 @@ class OnnxModel:
         """Positive-class probability of each row; ``features`` must hold every model feature."""
         return self.predict_matrix(self.feature_matrix(features))
 
-    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        """Positive-class probability of each row of a model input (:meth:`feature_matrix`)."""
+    def predict_matrix(self, matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Positive-class probability of each row of a float32 matrix in model feature order."""
         if self._session is None:
             raise ModelNotReady(f"model {self.metadata.model_name} v{self.version} is not loaded")
         (output,) = self._session.run([self.metadata.onnx_output], {self.metadata.onnx_input: matrix})
@@ -85,25 +89,42 @@ class OnnxModel:
             probabilities = probabilities[:, self.metadata.positive_class_index]
         return probabilities
 
-    def feature_matrix(self, features: pd.DataFrame) -> np.ndarray:
+    def feature_matrix(self, features: pd.DataFrame) -> npt.NDArray[np.float32]:
         """The float32 model input (NaN = missing), columns in model order; every feature must be present."""
         missing = [name for name in self.metadata.feature_names if name not in features.columns]
         if missing:
             raise InvalidRequest(f"missing features: {', '.join(missing)}")
-        return features[self.metadata.feature_names].to_numpy(dtype=np.float32, na_value=np.nan)
+        matrix: npt.NDArray[np.float32] = features[self.metadata.feature_names].to_numpy(
+            dtype=np.float32, na_value=np.nan
+        )
+        return matrix
+
+    def rows_matrix(self, rows: Sequence[Mapping[str, float | None]]) -> npt.NDArray[np.float32]:
+        """The float32 model input built from feature-name mappings (None = missing), in model order.
+
+        Every row must hold every model feature (``KeyError`` otherwise; callers check names first).
+        """
+        names = self.metadata.feature_names
+        nan = float("nan")
+        values = [[nan if (value := row[name]) is None else value for name in names] for row in rows]
+        return np.array(values, dtype=np.float32).reshape(len(rows), len(names))
 
     def contributions(self, features: pd.DataFrame) -> np.ndarray:
         """Exact per-feature contributions in log-odds ``[N, F + 1]`` (last column: expected value)."""
+        return self.contributions_matrix(self.feature_matrix(features))
+
+    def contributions_matrix(self, matrix: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Exact per-feature contributions of a model-order matrix (see :meth:`contributions`)."""
         from algorithms.reasons import contributions
 
-        return contributions(self._load_explainer(), self.feature_matrix(features))
+        return contributions(self._load_explainer(), matrix)
 
     def top_reasons(self, features: pd.DataFrame, descriptions: Mapping[str, str]) -> list[list[ReasonCode]]:
         """The top reason codes of every row, largest absolute contribution first (batch alerts use this)."""
         from algorithms.reasons import top_reasons
 
         matrix = self.feature_matrix(features)
-        return top_reasons(self.contributions(features), matrix, self.metadata.feature_names, descriptions)
+        return top_reasons(self.contributions_matrix(matrix), matrix, self.metadata.feature_names, descriptions)
 
     def _load_explainer(self) -> Booster:
         """The explainer's LightGBM text model, SM3-checked and loaded once, on first use (never unpickled)."""
@@ -128,5 +149,9 @@ class OnnxModel:
 
     def score(self, features: pd.DataFrame) -> Scores:
         """Probabilities and their grading (levels, warning flags) from the model card."""
-        probabilities = self.predict_proba(features)
+        return self.score_matrix(self.feature_matrix(features))
+
+    def score_matrix(self, matrix: npt.NDArray[np.float32]) -> Scores:
+        """Probabilities and grading of a float32 matrix in model feature order."""
+        probabilities = self.predict_matrix(matrix)
         return Scores(probabilities=probabilities, grades=self.metadata.grading.grade(probabilities))

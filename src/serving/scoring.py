@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+import numpy.typing as npt
 
+from serving.metrics import ServingMetrics
 from serving.schemas import EntityScore, ErrorDetail, Reason, ScoreResponse
 from warehouse.errors import EntityNotFound, InvalidRequest
 
@@ -32,9 +33,12 @@ logger = logging.getLogger(__name__)
 class ScoringService:
     """Scores entities or inline rows with the model an alias points at."""
 
-    def __init__(self, settings: Settings, repository: ModelRepository) -> None:
+    def __init__(
+        self, settings: Settings, repository: ModelRepository, *, metrics: ServingMetrics | None = None
+    ) -> None:
         self.settings = settings
         self.repository = repository
+        self.metrics = metrics or ServingMetrics()
         self._feature_store: FeatureStore | None = None
         self._store_lock = threading.Lock()
 
@@ -52,16 +56,19 @@ class ScoringService:
     ) -> ScoreResponse:
         """Look up each entity's online features and score the ones found."""
         self._check_size(len(entity_ids))
-        from features.online import read_online_features
+        from features.online import read_online_vectors
 
         model = self.repository.get(algorithm.name, alias)
-        online = read_online_features(
-            self.feature_store(),
-            feature_service=model.metadata.feature_service,
-            entity_key=model.metadata.entity,
-            entity_ids=list(dict.fromkeys(entity_ids)),
-        )
-        by_id = _score_rows(model, online.frame, entity_ids=list(online.frame.index.astype(str)), explain=explain)
+        with self.metrics.time_feature_lookup(model.metadata.feature_service):
+            online = read_online_vectors(
+                self.feature_store(),
+                feature_service=model.metadata.feature_service,
+                entity_key=model.metadata.entity,
+                entity_ids=entity_ids,
+            )
+        matrix = _in_model_order(model, online.values, online.feature_names)
+        with self.metrics.time_inference(model.metadata.model_name, model.version):
+            by_id = _score_matrix(model, matrix, entity_ids=online.entity_ids, explain=explain)
         missing = EntityNotFound("no online features for this entity")
         results = [
             by_id.get(entity_id)
@@ -82,14 +89,16 @@ class ScoringService:
         """Score inline feature rows (what-if analysis); every model feature must be present."""
         self._check_size(len(rows))
         model = self.repository.get(algorithm.name, alias)
-        expected = set(model.metadata.feature_names)
+        expected = model.metadata.feature_names
+        expected_set = set(expected)
         for position, row in enumerate(rows):
-            missing, unknown = sorted(expected - row.keys()), sorted(row.keys() - expected)
-            if missing or unknown:
+            if len(row) != len(expected) or not expected_set.issuperset(row):
+                missing, unknown = sorted(expected_set - row.keys()), sorted(row.keys() - expected_set)
                 raise InvalidRequest(f"features[{position}]: missing {missing or 'none'}, unknown {unknown or 'none'}")
-        frame = pd.DataFrame.from_records(list(rows), columns=model.metadata.feature_names).astype(np.float64)
-        scored = _score_rows(model, frame, entity_ids=[None] * len(rows), explain=explain)
-        return _response(algorithm, model, alias, list(scored.values()) if rows else [])
+        matrix = model.rows_matrix(rows)
+        with self.metrics.time_inference(model.metadata.model_name, model.version):
+            scored = _score_matrix(model, matrix, entity_ids=[None] * len(rows), explain=explain)
+        return _response(algorithm, model, alias, list(scored.values()))
 
     def _check_size(self, count: int) -> None:
         limit = self.settings.max_entities_per_request
@@ -97,35 +106,49 @@ class ScoringService:
             raise InvalidRequest(f"{count} rows in one request; the limit is {limit}")
 
 
-def _reasons(model: OnnxModel, frame: pd.DataFrame) -> list[list[Reason]]:
+def _in_model_order(model: OnnxModel, values: np.ndarray, names: list[str]) -> npt.NDArray[np.float32]:
+    """The float32 model input from a matrix whose columns are ``names`` (the feature service's order)."""
+    expected = model.metadata.feature_names
+    if names == expected:
+        return values.astype(np.float32)
+    position = {name: column for column, name in enumerate(names)}
+    missing = [name for name in expected if name not in position]
+    if missing:
+        raise InvalidRequest(f"missing features: {', '.join(missing)}")
+    return values[:, [position[name] for name in expected]].astype(np.float32)
+
+
+def _reasons(model: OnnxModel, matrix: npt.NDArray[np.float32]) -> list[list[Reason]]:
     """Top reasons of every row, from the model's explainer and the feature descriptions of its service."""
     from algorithms.reasons import top_reasons
     from features.definitions import service_spec
 
     descriptions = {spec.name: spec.description for spec in service_spec(model.metadata.feature_service).features}
-    matrix = model.feature_matrix(frame)
-    rows = top_reasons(model.contributions(frame), matrix, model.metadata.feature_names, descriptions)
+    rows = top_reasons(model.contributions_matrix(matrix), matrix, model.metadata.feature_names, descriptions)
     return [[Reason(**vars(code)) for code in codes] for codes in rows]
 
 
-def _score_rows(
-    model: OnnxModel, frame: pd.DataFrame, *, entity_ids: list[str | None], explain: bool = False
+def _score_matrix(
+    model: OnnxModel, matrix: npt.NDArray[np.float32], *, entity_ids: Sequence[str | None], explain: bool = False
 ) -> dict[object, EntityScore]:
-    """Score a frame; the result maps entity id (or row position for inline rows) to its answer."""
-    if frame.empty:
+    """Score a model-order matrix; the result maps entity id (or row position for inline rows) to its answer."""
+    if matrix.shape[0] == 0:
         return {}
-    scores = model.score(frame)
-    reasons = _reasons(model, frame) if explain else None
+    scores = model.score_matrix(matrix)
+    reasons = _reasons(model, matrix) if explain else None
     grading = model.metadata.grading
     points = grading.score_scale.points(scores.probabilities) if grading.score_scale else None
+    probabilities = scores.probabilities.tolist()
+    levels = scores.grades.levels.tolist()
+    warnings = scores.grades.warnings.tolist()
     answers: dict[object, EntityScore] = {}
     for position, entity_id in enumerate(entity_ids):
-        level = str(scores.grades.levels[position])
+        level = levels[position]
         answers[entity_id if entity_id is not None else position] = EntityScore(
             entity_id=entity_id,
-            score=float(scores.probabilities[position]),
+            score=probabilities[position],
             level=level,
-            warning=bool(scores.grades.warnings[position]),
+            warning=warnings[position],
             credit_score=None if points is None else round(float(points[position]), 1),
             inspection_frequency=grading.inspection_frequency.get(level),
             reasons=None if reasons is None else reasons[position],

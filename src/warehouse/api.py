@@ -23,8 +23,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from registry import routes as registry_routes
 from registry.classification import ServedClassifications
 from scheduling import routes as scheduling_routes
+from serving.limits import RequestLimitsMiddleware
+from serving.metrics import MetricsMiddleware, ServingMetrics
 from serving.repository import ModelRepository
-from serving.routes import native, v2
+from serving.routes import metrics, native, v2
 from serving.scoring import ScoringService
 from warehouse.auth import check_declared_permissions, render_access_denied
 from warehouse.errors import AccessDenied, WarehouseError
@@ -56,7 +58,8 @@ def create_app(settings: Settings | None = None, *, open_model: ModelOpener | No
     )
     app.state.settings = settings
     app.state.repository = ModelRepository(settings, open_model=open_model)
-    app.state.scoring = ScoringService(settings, app.state.repository)
+    app.state.metrics = ServingMetrics(app.state.repository)  # one registry per app, never the global one
+    app.state.scoring = ScoringService(settings, app.state.repository, metrics=app.state.metrics)
     app.state.identity = IdentityStore(settings)
     app.state.classifications = ServedClassifications(settings)
     app.add_exception_handler(WarehouseError, _render_warehouse_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
@@ -64,9 +67,15 @@ def create_app(settings: Settings | None = None, *, open_model: ModelOpener | No
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _render_unexpected_error)
-    for router in (native.router, v2.router, registry_routes.router, scheduling_routes.router):
+    for router in (native.router, v2.router, metrics.router, registry_routes.router, scheduling_routes.router):
         app.include_router(router)
     check_declared_permissions(app)
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_request_bytes=settings.max_request_bytes,
+        request_timeout_s=settings.request_timeout_s,
+    )
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)  # outermost: it also counts 413 and 504
     return app
 
 

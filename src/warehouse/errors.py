@@ -195,3 +195,24 @@ class PrincipalExists(Conflict):
     """A principal of that name already exists."""
 
     code = "principal_exists"
+
+
+class InvalidTensor(WarehouseError):
+    """An Open Inference Protocol tensor has the wrong name, shape, datatype or data."""
+
+    status = 400
+    code = "invalid_tensor"
+
+
+class PayloadTooLarge(WarehouseError):
+    """The request body is larger than the server accepts."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class RequestTimeout(WarehouseError):
+    """The request took longer than the server's time limit."""
+
+    status = 504
+    code = "request_timeout"

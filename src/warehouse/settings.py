@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     max_entities_per_request: int = Field(default=1_000, gt=0)
     """Largest ``entities`` or ``features`` list one scoring request may carry."""
 
+    max_request_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    """Largest HTTP request body the API accepts; a larger one is answered 413 ``payload_too_large``."""
+
+    request_timeout_s: float = Field(default=30.0, gt=0)
+    """Longest an HTTP request may take before it is answered 504 ``request_timeout``."""
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Level of the warehouse's own loggers."""
 

@@ -30,7 +30,6 @@ from warehouse.errors import WarehouseError
 from warehouse.library_env import apply_library_defaults
 
 if TYPE_CHECKING:
-    import pandas as pd
     from fastapi import FastAPI
     from ray.serve import Deployment
     from ray.serve.handle import DeploymentHandle, DeploymentResponseGenerator
@@ -105,9 +104,8 @@ class DeployedOnnxModel(OnnxModel):
         probabilities: np.ndarray = _answer(functools.partial(self._models.predict.remote, matrix))
         return probabilities
 
-    def contributions(self, features: pd.DataFrame) -> np.ndarray:
+    def contributions_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Exact per-feature contributions, computed by the model replica that holds the explainer."""
-        matrix = self.feature_matrix(features)
         contributions: np.ndarray = _answer(functools.partial(self._models.contributions.remote, matrix))
         return contributions
 

@@ -1,22 +1,109 @@
-"""Open Inference Protocol v2: server health and metadata.
+"""Open Inference Protocol v2: server and model health, model metadata, inference.
 
-Health answers carry JSON bodies (``{"live": true}``, ``{"ready": true}``) because the KServe client
-reads the body, not only the status code. Health is open to anyone; server metadata needs a key.
+Only HTTP lives here; :mod:`serving.dataplane` holds the logic. Health answers carry JSON bodies
+(``{"live": true}``, ``{"ready": true}``) because the KServe client reads the body, not only the
+status code. Every error on these routes leaves in the protocol's shape, ``{"error": "<message>"}``,
+with the status of the warehouse error behind it (404 unknown model or version, 400 bad tensor or
+bad body, 503 not loaded). Refusals of a caller (401, 403) keep the API's one shape and are
+audited. Health is open; metadata, readiness and inference need the ``score`` permission, a grant
+(role ``app``) and a clearance of at least the model's highest classification.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import version
+from collections.abc import Callable, Coroutine
+from importlib.metadata import version as package_version
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from serving.dependencies import RepositoryDep
-from warehouse.auth import require
+from registry.classification import model_classification
+from serving.dataplane import InferenceDataPlane
+from serving.dependencies import MetricsDep, RepositoryDep, SettingsDep
+from serving.v2_schemas import (
+    InferenceRequest,
+    InferenceResponse,
+    ModelMetadataResponse,
+    ModelReadyResponse,
+    ProtocolError,
+)
+from warehouse.auth import require, require_model_access
+from warehouse.errors import AccessDenied, WarehouseError
+from warehouse.identity import Caller
 from warehouse.permissions import Permission
 
-router = APIRouter(prefix="/v2", tags=["open inference protocol v2"])
+BINARY_HEADER = "inference-header-content-length"
+"""Set by clients that append binary tensor data after the JSON header (not supported here)."""
+
+
+class ProtocolErrorRoute(APIRoute):
+    """A route whose errors are rendered as the protocol's ``{"error": "<message>"}``."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The default handler, with warehouse and validation errors turned into protocol errors."""
+        handler = super().get_route_handler()
+
+        async def protocol_handler(request: Request) -> Response:
+            if BINARY_HEADER in request.headers:
+                message = "the binary tensor extension is not supported; send tensors as JSON data"
+                return JSONResponse({"error": message}, status_code=400)
+            try:
+                return await handler(request)
+            except StarletteHTTPException as exc:
+                return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+            except AccessDenied:
+                raise  # audited and rendered by the app's one handler, like every refusal
+            except WarehouseError as exc:
+                return JSONResponse({"error": exc.message}, status_code=exc.status)
+            except RequestValidationError as exc:
+                return JSONResponse({"error": _validation_message(exc)}, status_code=400)
+
+        return protocol_handler
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    problems = "; ".join(f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors())
+    return problems or "invalid request"
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ProtocolError, "description": description}
+    for status, description in (
+        (400, "Bad tensor or body"),
+        (404, "Unknown model or version"),
+        (422, "Too many rows"),
+        (503, "Model not loaded"),
+    )
+}
+
+# The Triton client posts JSON without a content-type header: parse such bodies as JSON too.
+router = APIRouter(
+    prefix="/v2", tags=["open inference protocol v2"], route_class=ProtocolErrorRoute, strict_content_type=False
+)
+
+
+ModelName = Annotated[str, Path(max_length=200, description="Registered model name, e.g. fire_risk.")]
+ModelVersion = Annotated[str, Path(max_length=100, description="Version number or alias (champion, challenger).")]
+
+
+def get_dataplane(
+    name: ModelName,
+    settings: SettingsDep,
+    repository: RepositoryDep,
+    metrics: MetricsDep,
+    caller: Annotated[Caller, Depends(require(Permission.SCORE))],
+) -> InferenceDataPlane:
+    """The data plane over the app's model repository, once the caller may use model ``name``."""
+    require_model_access(caller, name, model_classification(settings, model_name=name))
+    return InferenceDataPlane(settings, repository, metrics=metrics)
+
+
+DataPlaneDep = Annotated[InferenceDataPlane, Depends(get_dataplane)]
 
 
 class LiveResponse(BaseModel):
@@ -55,4 +142,42 @@ def ready(repository: RepositoryDep) -> JSONResponse:
 @router.get("", response_model=ServerMetadata, dependencies=[Depends(require(Permission.SERVER_READ))])
 def server_metadata() -> ServerMetadata:
     """Name, version and protocol extensions of this server."""
-    return ServerMetadata(name="algorithm-warehouse", version=version("algorithm-warehouse"), extensions=[])
+    return ServerMetadata(name="algorithm-warehouse", version=package_version("algorithm-warehouse"), extensions=[])
+
+
+@router.get("/models/{name}", response_model=ModelMetadataResponse, responses=ERRORS)
+def model_metadata(name: ModelName, dataplane: DataPlaneDep) -> ModelMetadataResponse:
+    """Metadata of a model's champion: versions, platform, input and output tensors."""
+    return dataplane.model_metadata(name)
+
+
+@router.get("/models/{name}/versions/{version}", response_model=ModelMetadataResponse, responses=ERRORS)
+def model_version_metadata(name: ModelName, version: ModelVersion, dataplane: DataPlaneDep) -> ModelMetadataResponse:
+    """Metadata of a model version (a version number or an alias)."""
+    return dataplane.model_metadata(name, version)
+
+
+@router.get("/models/{name}/ready", response_model=ModelReadyResponse, responses=ERRORS)
+def model_ready(name: ModelName, dataplane: DataPlaneDep) -> ModelReadyResponse:
+    """200 when the model's champion is loaded (loading it on first use)."""
+    return dataplane.model_ready(name)
+
+
+@router.get("/models/{name}/versions/{version}/ready", response_model=ModelReadyResponse, responses=ERRORS)
+def model_version_ready(name: ModelName, version: ModelVersion, dataplane: DataPlaneDep) -> ModelReadyResponse:
+    """200 when the model version is loaded (loading it on first use)."""
+    return dataplane.model_ready(name, version)
+
+
+@router.post("/models/{name}/infer", response_model=InferenceResponse, responses=ERRORS)
+def infer(name: ModelName, body: InferenceRequest, dataplane: DataPlaneDep) -> InferenceResponse:
+    """Score the feature matrix with the model's champion."""
+    return dataplane.infer(name, None, body)
+
+
+@router.post("/models/{name}/versions/{version}/infer", response_model=InferenceResponse, responses=ERRORS)
+def infer_version(
+    name: ModelName, version: ModelVersion, body: InferenceRequest, dataplane: DataPlaneDep
+) -> InferenceResponse:
+    """Score the feature matrix with a model version (a version number or an alias)."""
+    return dataplane.infer(name, version, body)

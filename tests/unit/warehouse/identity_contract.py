@@ -63,10 +63,23 @@ class RouteCase:
 
 
 def routes(*, score_status: int = 200, score_code: str | None = None) -> list[RouteCase]:
-    """The matrix; ``score_status``/``score_code``: what scoring answers where no model is served."""
+    """The matrix; ``score_status``/``score_code``: what scoring answers where no model is served.
+
+    Open Inference Protocol errors are bare strings (``{"error": "..."}``): their code is ``None``.
+    """
     version = f"{MODEL}/versions/{{version}}"
     lifecycle = "invalid_lifecycle_transition"
+    v2_model, v2_status = "/v2/models/fire_risk", 200 if score_status == 200 else 404
     return [
+        RouteCase("GET", "/v2/models/{name}", v2_model, SCORE_ROLES, v2_status),
+        RouteCase("GET", "/v2/models/{name}/versions/{version}", f"{v2_model}/versions/1", SCORE_ROLES, v2_status),
+        RouteCase("GET", "/v2/models/{name}/ready", f"{v2_model}/ready", SCORE_ROLES, v2_status),
+        RouteCase("GET", "/v2/models/{name}/versions/{version}/ready", f"{v2_model}/versions/1/ready", SCORE_ROLES,
+                  v2_status),
+        RouteCase("POST", "/v2/models/{name}/infer", f"{v2_model}/infer", SCORE_ROLES, 400, None, {}),
+        RouteCase("POST", "/v2/models/{name}/versions/{version}/infer", f"{v2_model}/versions/1/infer", SCORE_ROLES,
+                  400, None, {}),
+        RouteCase("GET", "/metrics", "/metrics", frozenset({"admin", "auditor"}), 200),
         RouteCase("POST", "/v1/score/{algorithm}", "/v1/score/fire_risk", SCORE_ROLES, score_status, score_code,
                   {"entities": ["B0000001"]}),
         RouteCase("GET", "/v2", "/v2", frozenset(ROLES), 200),
@@ -130,8 +143,10 @@ def make_callers(settings: Settings) -> dict[str, dict[str, str]]:
 def check_call(client: TestClient, case: RouteCase, caller: str, headers: Mapping[str, str]) -> None:
     """One cell of the matrix: status and error code, and the challenge header on 401."""
     response = client.request(case.method, case.path, headers=dict(headers), json=case.body)
-    body = response.json()
-    code = body.get("error", {}).get("code") if isinstance(body, dict) else None
+    is_json = response.headers.get("content-type", "").startswith("application/json")
+    body = response.json() if is_json else {}
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
     where = f"{case.method} {case.path} as {caller}: {response.status_code} {response.text[:300]}"
     if caller in BAD_KEYS:
         assert (response.status_code, code) == (401, "unauthenticated"), where
