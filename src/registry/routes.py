@@ -273,7 +273,8 @@ def export_bundle(name: str, version: str, settings: SettingsDep, caller: Exchan
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/x-tar": {"schema": {"type": "string", "format": "binary"}}},
+            # A tar file, sent as any binary body (declared as an octet stream so generic clients can send it).
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
         }
     },
 )

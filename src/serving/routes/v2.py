@@ -4,9 +4,10 @@ Only HTTP lives here; :mod:`serving.dataplane` holds the logic. Health answers c
 (``{"live": true}``, ``{"ready": true}``) because the KServe client reads the body, not only the
 status code. Every error on these routes leaves in the protocol's shape, ``{"error": "<message>"}``,
 with the status of the warehouse error behind it (404 unknown model or version, 400 bad tensor or
-bad body, 503 not loaded). Refusals of a caller (401, 403) keep the API's one shape and are
-audited. Health is open; metadata, readiness and inference need the ``score`` permission, a grant
-(role ``app``) and a clearance of at least the model's highest classification.
+bad body, 503 not loaded). Refusals of a caller (401, 403) are audited like any other and say
+their code first (``{"error": "forbidden: ..."}``). Health is open; metadata, readiness and
+inference need the ``score`` permission, a grant (role ``app``) and a clearance of at least the
+model's highest classification.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from serving.v2_schemas import (
     ModelReadyResponse,
     ProtocolError,
 )
-from warehouse.auth import require, require_model_access
+from warehouse.auth import render_access_denied, require, require_model_access
 from warehouse.errors import AccessDenied, WarehouseError
 from warehouse.identity import Caller
 from warehouse.permissions import Permission
@@ -56,8 +57,11 @@ class ProtocolErrorRoute(APIRoute):
                 return await handler(request)
             except StarletteHTTPException as exc:
                 return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
-            except AccessDenied:
-                raise  # audited and rendered by the app's one handler, like every refusal
+            except AccessDenied as exc:
+                # Audited like every refusal; the body keeps the protocol's string shape that clients parse.
+                refusal = await render_access_denied(request, exc)
+                challenge = {"WWW-Authenticate": refusal.headers["www-authenticate"]} if exc.status == 401 else None
+                return JSONResponse({"error": f"{exc.code}: {exc.message}"}, status_code=exc.status, headers=challenge)
             except WarehouseError as exc:
                 return JSONResponse({"error": exc.message}, status_code=exc.status)
             except RequestValidationError as exc:

@@ -183,13 +183,13 @@ def test_reasons_are_computed_only_for_rows_that_cross(settings: Settings, monke
     from serving.runtime import OnnxModel
 
     explained: list[int] = []
-    original = OnnxModel.contributions
+    original = OnnxModel.contributions_matrix
 
-    def counting(self: OnnxModel, rows: pd.DataFrame) -> np.ndarray:
-        explained.append(len(rows))
-        return original(self, rows)
+    def counting(self: OnnxModel, matrix: np.ndarray) -> np.ndarray:
+        explained.append(len(matrix))
+        return original(self, matrix)
 
-    monkeypatch.setattr(OnnxModel, "contributions", counting)
+    monkeypatch.setattr(OnnxModel, "contributions_matrix", counting)
     add_job(settings, spec(thresholds={"min_level": "critical"}))
     run_job_now(settings, "nightly")
     alerts = list_alerts(settings, job_name="nightly", limit=1000)

@@ -15,9 +15,10 @@ from warehouse.settings import Settings
 
 
 @pytest.fixture
-def small_body_client(settings: Settings) -> Iterator[TestClient]:
+def small_body_client(settings: Settings, admin_headers: dict[str, str]) -> Iterator[TestClient]:
     """An app that accepts request bodies of at most 2,000 bytes."""
-    with TestClient(create_app(settings.model_copy(update={"max_request_bytes": 2_000}))) as client:
+    app = create_app(settings.model_copy(update={"max_request_bytes": 2_000}))
+    with TestClient(app, headers=admin_headers) as client:
         wait_until_ready(client)
         yield client
 

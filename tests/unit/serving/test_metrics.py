@@ -67,8 +67,11 @@ def test_v2_errors_are_counted_as_protocol_errors(module_client: TestClient) -> 
     )
 
 
-def test_two_apps_in_one_process_keep_their_own_metrics(module_client: TestClient, module_settings: Settings) -> None:
+def test_two_apps_in_one_process_keep_their_own_metrics(
+    module_client: TestClient, module_settings: Settings, module_admin_headers: dict[str, str]
+) -> None:
     other = create_app(module_settings)  # a second app: no clash on metric names, its own counts
     assert other.state.metrics.registry is not module_client.app.state.metrics.registry  # type: ignore[attr-defined]
-    assert _value(_samples(TestClient(other)), "warehouse_http_requests_total", route="/v1/score/{algorithm}",
+    samples = _samples(TestClient(other, headers=module_admin_headers))
+    assert _value(samples, "warehouse_http_requests_total", route="/v1/score/{algorithm}",
                   method="POST", status="200") == 0.0  # fmt: skip

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+
+from tests.unit.serving.conftest import wait_until_ready
+from warehouse.api import create_app
+from warehouse.settings import Settings
+
+
+@pytest.fixture
+def client(settings: Settings, admin_headers: dict[str, str]) -> Iterator[TestClient]:
+    """The app in this process (these tests read its model repository), called with an admin key."""
+    with TestClient(create_app(settings), headers=admin_headers) as test_client:
+        wait_until_ready(test_client)
+        yield test_client
 
 
 def _online_row(client: TestClient, entity_id: str) -> tuple[pd.DataFrame, dict[str, float | None]]:

@@ -56,6 +56,7 @@ def test_triton_client(
     feature_matrix: npt.NDArray[np.float32],
     v1_results: list[dict[str, object]],
     app_headers: dict[str, str],
+    module_admin_headers: dict[str, str],
 ) -> None:
     import tritonclient.http as triton
     from tritonclient.utils import InferenceServerException
@@ -89,6 +90,8 @@ def test_triton_client(
             row["level"] for row in v1_results
         ]
         with pytest.raises(InferenceServerException, match="no registered model"):
+            client.get_model_metadata("no_such_model", headers=module_admin_headers)
+        with pytest.raises(InferenceServerException, match="forbidden"):  # not granted to the application
             client.get_model_metadata("no_such_model", headers=app_headers)
     finally:
         client.close()

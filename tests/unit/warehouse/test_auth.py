@@ -84,8 +84,8 @@ def test_health_and_documents_are_open_and_nothing_else(tmp_path: Path) -> None:
     assert client.get("/v2/health/ready").status_code == 503  # no lifespan here: open, and honest
     assert client.get("/openapi.json").json()["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert client.get("/docs").status_code == 200
-    refused = client.get("/v2")
-    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "unauthenticated")
+    refused = client.get("/v2")  # a protocol route: the refusal is a bare string that says its code first
+    assert (refused.status_code, refused.json()["error"].split(":")[0]) == (401, "unauthenticated")
 
 
 @pytest.fixture
