@@ -18,10 +18,7 @@ training run. The parent run is the one registered; children never hold a model.
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -40,6 +37,7 @@ from experiments.training import (
 from experiments.validation import require_both_classes
 from warehouse.errors import InvalidRequest
 from warehouse.progress import ProgressCallback, no_progress
+from warehouse.ray_runtime import ray_connection
 from warehouse.tracking import ensure_experiment
 
 if TYPE_CHECKING:
@@ -56,8 +54,6 @@ TRIAL_THREADS = 1
 """LightGBM threads per trial: parallel trials must not oversubscribe, and a result must not depend on it."""
 RAY_TRIAL_CPUS = 0.5
 """Logical CPUs one Ray trial task asks for."""
-RAY_MAX_TEMP_DIR_CHARS = 40
-"""Ray puts Unix sockets about 67 characters below its temp dir, and a socket path may have 107 at most."""
 SEARCH_ARTIFACT_DIR = "search"
 
 
@@ -201,16 +197,7 @@ def _evaluate_on_ray(
 ) -> list[TrialResult]:
     import ray
 
-    started_here = not ray.is_initialized()
-    temp_dir = _ray_temp_dir(settings) if started_here else None
-    if temp_dir is not None:
-        ray.init(
-            include_dashboard=False,
-            log_to_driver=False,
-            object_store_memory=_object_store_bytes(split),
-            _temp_dir=str(temp_dir),
-        )
-    try:
+    with ray_connection(settings, object_store_memory=_object_store_bytes(split)):
         task = ray.remote(num_cpus=RAY_TRIAL_CPUS)(evaluate_trial)
         split_ref = ray.put(split)
         pending = {
@@ -224,19 +211,6 @@ def _evaluate_on_ray(
                 results[pending.pop(ref)] = ray.get(ref)
                 on_trial()
         return [results[number] for number in range(len(candidates))]
-    finally:
-        if temp_dir is not None:
-            ray.shutdown()
-            shutil.rmtree(temp_dir, ignore_errors=True)
-
-
-def _ray_temp_dir(settings: Settings) -> Path:
-    """A fresh Ray temp dir under the runtime dir, or in the system temp dir when that path is too long for sockets."""
-    parent = settings.runtime_dir
-    if len(str(parent / "ray-XXXXXXXX")) > RAY_MAX_TEMP_DIR_CHARS:
-        return Path(tempfile.mkdtemp(prefix="wh-ray-"))
-    parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix="ray-", dir=parent))
 
 
 def _object_store_bytes(split: TimeSplit) -> int:

@@ -22,6 +22,7 @@ import numpy as np
 
 from scheduling.executor import BatchReport, ChunkScorer, PendingChunk, execute_run
 from warehouse.progress import ProgressCallback, no_progress
+from warehouse.ray_runtime import ray_connection
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,19 +128,10 @@ def execute_run_on_ray(
     actor_cpus: float = ACTOR_CPUS,
 ) -> BatchReport:
     """Execute run ``run_id`` with Ray Data scoring (same chunks, parts and commits as the local executor)."""
-    import ray
-
-    started_here = not ray.is_initialized()
-    if started_here:
-        temp_dir = None if address else str(settings.runtime_dir / "ray")
-        ray.init(address=address, include_dashboard=False, _temp_dir=temp_dir, log_to_driver=False)
-    try:
+    with ray_connection(settings, address=address):
         return execute_run(
             settings,
             run_id,
             on_progress=on_progress,
             scorer_factory=lambda model: ray_scorer(model, actors=actors, actor_cpus=actor_cpus),
         )
-    finally:
-        if started_here:
-            ray.shutdown()

@@ -11,18 +11,16 @@ else: the application; Serve, if this engine started it; the local Ray, if it st
 from __future__ import annotations
 
 import logging
-import shutil
 import signal
 import socket
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from serving.engines.base import ServingEngine
+from warehouse.ray_runtime import ray_connection
 
 if TYPE_CHECKING:
     from ray.serve import Application, Deployment
@@ -32,10 +30,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 APP_NAME = "warehouse"
-LOCAL_OBJECT_STORE_BYTES = 256 * 1024**2
-"""Object store of a local Ray: scoring moves small arrays, so a small store leaves memory to the node."""
-MAX_RAY_TEMP_DIR_CHARS = 40
-"""Longest Ray temp dir whose session sockets (``session_<date>_<pid>/sockets/...``) fit in 107 bytes."""
 QUIET_LOGS = {"enable_access_log": False, "log_level": "WARNING"}
 """Serve's logging for the proxy, the controller and the replicas: no line per request."""
 
@@ -73,7 +67,7 @@ class RayEngine(ServingEngine):
             from ray import serve
 
         logging.getLogger("ray.serve").setLevel(logging.WARNING)  # Serve logs each deployment step at INFO
-        with _ray_connection(self.settings):
+        with ray_connection(self.settings):
             started_serve, port = _start_serve(self.settings)
             try:
                 serve.run(
@@ -110,52 +104,6 @@ def _configured(deployment: Deployment, settings: Settings) -> Deployment:
         max_ongoing_requests=2 * settings.ray_max_batch_size,
         logging_config=QUIET_LOGS,
     )
-
-
-@contextmanager
-def _ray_connection(settings: Settings) -> Iterator[None]:
-    """Connect this process to Ray for the context: join ``ray_address``, or start a local Ray and stop it after."""
-    import ray
-
-    if ray.is_initialized():  # the process already holds a connection (an embedding program, the tests): keep it
-        yield
-        return
-    if settings.ray_address is not None:
-        ray.init(address=settings.ray_address, log_to_driver=False, logging_level=logging.WARNING)
-        try:
-            yield
-        finally:
-            ray.shutdown()  # disconnects only: the cluster is not ours
-        return
-    with _local_temp_dir(settings) as temp_dir:
-        ray.init(
-            address="local",  # never attach to another Ray found on the machine
-            _temp_dir=str(temp_dir),
-            include_dashboard=False,
-            object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-            log_to_driver=False,
-            logging_level=logging.WARNING,
-        )
-        try:
-            yield
-        finally:
-            ray.shutdown()  # stops the processes this ray.init started, and only those
-
-
-@contextmanager
-def _local_temp_dir(settings: Settings) -> Iterator[Path]:
-    """``runtime/ray`` in the data dir, or a scratch dir when that path is too long for Ray's Unix sockets."""
-    preferred = settings.runtime_dir / "ray"
-    if len(str(preferred)) <= MAX_RAY_TEMP_DIR_CHARS:
-        preferred.mkdir(parents=True, exist_ok=True)
-        yield preferred
-        return
-    scratch = Path(tempfile.mkdtemp(prefix="warehouse-ray-"))
-    logger.warning("%s is too long for Ray's socket paths; Ray's files go to %s (removed on exit)", preferred, scratch)
-    try:
-        yield scratch
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _start_serve(settings: Settings) -> tuple[bool, int]:
