@@ -4,6 +4,7 @@ and ``warehouse serve`` as a real server process (``server_url``).
 ``client`` is parametrised by engine: ``local`` is the app in this process behind FastAPI's
 TestClient; ``ray`` is the same app deployed on the session's Ray Serve (integration, needs Ray),
 reached over HTTP. ``served_settings`` are the settings of the warehouse that ``client`` serves.
+``engine_client`` is the same for one module's tests that change nothing (module scope).
 """
 
 from __future__ import annotations
@@ -106,6 +107,29 @@ def client(engine: str, request: pytest.FixtureRequest) -> Iterator[httpx.Client
     with TestClient(create_app(request.getfixturevalue("settings")), headers=admin_headers) as test_client:
         wait_until_ready(test_client)
         yield test_client
+
+
+@dataclass(frozen=True)
+class EngineClient:
+    """A client of the app served by one engine, called with an admin key, and the served warehouse's settings."""
+
+    engine: str
+    http: httpx.Client
+    settings: Settings
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine_client(request: pytest.FixtureRequest) -> Iterator[EngineClient]:
+    """The app served by each engine in turn, shared by one module's tests that change nothing."""
+    if request.param == "ray":
+        served: RayServed = request.getfixturevalue("ray_scoring_warehouse")
+        headers = caller_headers(served.settings, "admin", name="module-admin")
+        with httpx.Client(base_url=served.base_url, timeout=60, headers=headers) as http_client:
+            wait_until_ready(http_client)
+            yield EngineClient(engine="ray", http=http_client, settings=served.settings)
+        return
+    module_client: TestClient = request.getfixturevalue("module_client")
+    yield EngineClient(engine="local", http=module_client, settings=request.getfixturevalue("module_settings"))
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,17 @@
-"""``/metrics`` in the Prometheus text format, counting what happens."""
+"""``/metrics`` in the Prometheus text format, counting what happens, on both engines."""
 
 from __future__ import annotations
 
+import httpx
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.unit.serving.conftest import EngineClient
 from warehouse.api import create_app
 from warehouse.settings import Settings
 
 
-def _samples(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+def _samples(client: httpx.Client) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -24,13 +26,12 @@ def _value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: s
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-def test_metrics_parse_and_move_with_requests(module_client: TestClient) -> None:
-    before = _samples(module_client)
-    assert module_client.post("/v1/score/fire_risk", json={"entities": ["B0000001"]}).status_code == 200
-    assert (
-        module_client.post("/v1/score/fire_risk", json={"entities": ["B0000001"], "alias": "nobody"}).status_code == 404
-    )
-    after = _samples(module_client)
+def test_metrics_parse_and_move_with_requests(engine_client: EngineClient) -> None:
+    client = engine_client.http
+    before = _samples(client)
+    assert client.post("/v1/score/fire_risk", json={"entities": ["B0000001"]}).status_code == 200
+    assert client.post("/v1/score/fire_risk", json={"entities": ["B0000001"], "alias": "nobody"}).status_code == 404
+    after = _samples(client)
 
     route = {"route": "/v1/score/{algorithm}", "method": "POST"}
     for status in ("200", "404"):
@@ -56,10 +57,11 @@ def test_metrics_parse_and_move_with_requests(module_client: TestClient) -> None
     assert _value(after, "warehouse_models_loaded") == 1.0
 
 
-def test_v2_errors_are_counted_as_protocol_errors(module_client: TestClient) -> None:
-    before = _samples(module_client)
-    assert module_client.get("/v2/models/no_such_model").status_code == 404
-    after = _samples(module_client)
+def test_v2_errors_are_counted_as_protocol_errors(engine_client: EngineClient) -> None:
+    client = engine_client.http
+    before = _samples(client)
+    assert client.get("/v2/models/no_such_model").status_code == 404
+    after = _samples(client)
     labels = {"code": "protocol_error", "status": "404"}
     assert (
         _value(after, "warehouse_http_errors_total", **labels)

@@ -1,33 +1,39 @@
-"""Open Inference Protocol v2 over HTTP: metadata, readiness, inference equal to /v1, protocol errors."""
+"""Open Inference Protocol v2 on both engines: metadata, readiness, inference equal to /v1, protocol errors."""
 
 from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.unit.serving.conftest import EngineClient
 
-def _features(module_client: TestClient, entity_id: str) -> dict[str, float | None]:
+
+def _features(engine_client: EngineClient, entity_id: str) -> dict[str, float | None]:
     from features.online import read_online_features
+    from features.store import open_feature_store
 
-    scoring = module_client.app.state.scoring  # type: ignore[attr-defined]  # Starlette app has state
     frame = read_online_features(
-        scoring.feature_store(), feature_service="fire_risk", entity_key="building_id", entity_ids=[entity_id]
+        open_feature_store(engine_client.settings),
+        feature_service="fire_risk",
+        entity_key="building_id",
+        entity_ids=[entity_id],
     ).frame
     return {name: (None if value != value else float(value)) for name, value in frame.iloc[0].items()}
 
 
-def _infer_body(module_client: TestClient, entity_ids: list[str], *, nested: bool = False) -> dict[str, object]:
-    metadata = module_client.get("/v2/models/fire_risk").json()
+def _infer_body(engine_client: EngineClient, entity_ids: list[str], *, nested: bool = False) -> dict[str, object]:
+    metadata = engine_client.http.get("/v2/models/fire_risk").json()
     names = metadata["parameters"]["feature_names"]
-    rows = [[_features(module_client, entity_id)[name] for name in names] for entity_id in entity_ids]
+    rows = [[_features(engine_client, entity_id)[name] for name in names] for entity_id in entity_ids]
     data = rows if nested else [value for row in rows for value in row]
     tensor = {"name": metadata["inputs"][0]["name"], "shape": [len(rows), len(names)], "datatype": "FP32"}
     return {"id": "req-1", "inputs": [{**tensor, "data": data}]}
 
 
-def test_model_metadata_describes_the_tensors(module_client: TestClient) -> None:
+def test_model_metadata_describes_the_tensors(engine_client: EngineClient, module_client: TestClient) -> None:
+    # Both engines serve a copy of the same prepared warehouse: the in-process app's model is the reference.
     model = module_client.app.state.repository.get("fire_risk", "champion")  # type: ignore[attr-defined]
-    response = module_client.get("/v2/models/fire_risk")
+    response = engine_client.http.get("/v2/models/fire_risk")
     assert response.status_code == 200
     body = response.json()
     assert (body["name"], body["platform"], body["versions"]) == ("fire_risk", "onnxruntime", ["1"])
@@ -40,21 +46,21 @@ def test_model_metadata_describes_the_tensors(module_client: TestClient) -> None
         ("warning", "BOOL"),
     ]
     assert body["parameters"] == {"version": "1", "feature_names": model.metadata.feature_names}
-    assert module_client.get("/v2/models/fire_risk/versions/champion").json() == body
-    assert module_client.get("/v2/models/fire_risk/versions/1").json() == body
+    assert engine_client.http.get("/v2/models/fire_risk/versions/champion").json() == body
+    assert engine_client.http.get("/v2/models/fire_risk/versions/1").json() == body
 
 
 @pytest.mark.parametrize("path", ["/v2/models/fire_risk/ready", "/v2/models/fire_risk/versions/1/ready"])
-def test_model_ready(module_client: TestClient, path: str) -> None:
-    response = module_client.get(path)
+def test_model_ready(engine_client: EngineClient, path: str) -> None:
+    response = engine_client.http.get(path)
     assert (response.status_code, response.json()) == (200, {"name": "fire_risk", "ready": True})
 
 
 @pytest.mark.parametrize("nested", [False, True])
 @pytest.mark.parametrize("path", ["/v2/models/fire_risk/infer", "/v2/models/fire_risk/versions/champion/infer"])
-def test_infer_answers_what_v1_answers(module_client: TestClient, path: str, nested: bool) -> None:
+def test_infer_answers_what_v1_answers(engine_client: EngineClient, path: str, nested: bool) -> None:
     entity_ids = ["B0000001", "B0000002", "B0000003"]
-    response = module_client.post(path, json=_infer_body(module_client, entity_ids, nested=nested))
+    response = engine_client.http.post(path, json=_infer_body(engine_client, entity_ids, nested=nested))
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["model_name"], body["model_version"], body["id"]) == ("fire_risk", "1", "req-1")
@@ -64,15 +70,15 @@ def test_infer_answers_what_v1_answers(module_client: TestClient, path: str, nes
         "level": ("BYTES", [3]),
         "warning": ("BOOL", [3]),
     }
-    v1 = module_client.post("/v1/score/fire_risk", json={"entities": entity_ids}).json()["results"]
+    v1 = engine_client.http.post("/v1/score/fire_risk", json={"entities": entity_ids}).json()["results"]
     assert outputs["probability"]["data"] == [result["score"] for result in v1]
     assert outputs["level"]["data"] == [result["level"] for result in v1]
     assert outputs["warning"]["data"] == [result["warning"] for result in v1]
 
 
-def test_infer_answers_only_the_requested_outputs(module_client: TestClient) -> None:
-    body = {**_infer_body(module_client, ["B0000001"]), "outputs": [{"name": "level"}]}
-    response = module_client.post("/v2/models/fire_risk/versions/1/infer", json=body)
+def test_infer_answers_only_the_requested_outputs(engine_client: EngineClient) -> None:
+    body = {**_infer_body(engine_client, ["B0000001"]), "outputs": [{"name": "level"}]}
+    response = engine_client.http.post("/v2/models/fire_risk/versions/1/infer", json=body)
     assert response.status_code == 200
     assert [output["name"] for output in response.json()["outputs"]] == ["level"]
 
@@ -88,9 +94,9 @@ def test_infer_answers_only_the_requested_outputs(module_client: TestClient) -> 
     ],
 )
 def test_unknown_models_and_versions_are_protocol_404s(
-    module_client: TestClient, path: str, status: int, fragment: str
+    engine_client: EngineClient, path: str, status: int, fragment: str
 ) -> None:
-    response = module_client.get(path)
+    response = engine_client.http.get(path)
     assert response.status_code == status
     assert set(response.json()) == {"error"}
     assert fragment in response.json()["error"]
@@ -118,10 +124,10 @@ def _tensor(body: dict[str, object]) -> dict[str, object]:
         ({"shape": "1x30"}, "shape"),
     ],
 )
-def test_bad_tensors_are_protocol_400s(module_client: TestClient, change: dict[str, object], fragment: str) -> None:
-    body = _infer_body(module_client, ["B0000001"])
+def test_bad_tensors_are_protocol_400s(engine_client: EngineClient, change: dict[str, object], fragment: str) -> None:
+    body = _infer_body(engine_client, ["B0000001"])
     body["inputs"] = [{**_tensor(body), **change}]
-    response = module_client.post("/v2/models/fire_risk/infer", json=body)
+    response = engine_client.http.post("/v2/models/fire_risk/infer", json=body)
     assert response.status_code == 400, response.text
     assert set(response.json()) == {"error"}
     assert fragment in response.json()["error"]
@@ -136,18 +142,18 @@ def test_bad_tensors_are_protocol_400s(module_client: TestClient, change: dict[s
         (b'{"inputs": [], "surprise": 1}', "surprise"),
     ],
 )
-def test_bad_bodies_are_protocol_400s(module_client: TestClient, content: bytes, fragment: str) -> None:
-    response = module_client.post(
+def test_bad_bodies_are_protocol_400s(engine_client: EngineClient, content: bytes, fragment: str) -> None:
+    response = engine_client.http.post(
         "/v2/models/fire_risk/infer", content=content, headers={"content-type": "application/json"}
     )
     assert response.status_code == 400
     assert fragment in response.json()["error"]
 
 
-def test_unknown_output_is_400_and_unknown_model_infer_is_404(module_client: TestClient) -> None:
-    body = {**_infer_body(module_client, ["B0000001"]), "outputs": [{"name": "nonsense"}]}
-    response = module_client.post("/v2/models/fire_risk/infer", json=body)
+def test_unknown_output_is_400_and_unknown_model_infer_is_404(engine_client: EngineClient) -> None:
+    body = {**_infer_body(engine_client, ["B0000001"]), "outputs": [{"name": "nonsense"}]}
+    response = engine_client.http.post("/v2/models/fire_risk/infer", json=body)
     assert response.status_code == 400
     assert "nonsense" in response.json()["error"]
-    response = module_client.post("/v2/models/no_such_model/infer", json=_infer_body(module_client, ["B0000001"]))
+    response = engine_client.http.post("/v2/models/no_such_model/infer", json=_infer_body(engine_client, ["B0000001"]))
     assert (response.status_code, set(response.json())) == (404, {"error"})
