@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from registry.card import ModelCard
 from registry.store import SERVABLE_STATES, VersionRecord, governance_session, load_record
-from warehouse.security import ClassificationLevel, highest_level
+from warehouse.security import CLASSIFICATION_LEVELS, ClassificationLevel, clears, highest_level
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -36,6 +36,24 @@ def model_classification(settings: Settings, *, model_name: str) -> Classificati
     """The highest level the cards of a model name (``restricted`` if none does, or the model is unknown)."""
     with governance_session(settings) as session:
         return _model_level(session, model_name)
+
+
+def cleared_models(settings: Settings, clearance: ClassificationLevel) -> frozenset[str] | None:
+    """The governed models a caller cleared to ``clearance`` may see, or None for every model.
+
+    Only the top clearance sees everything, unclassified and unknown models included (they are
+    ``restricted``); below it a caller sees the models whose level (the highest of their cards) it clears.
+    """
+    if clearance == CLASSIFICATION_LEVELS[-1]:
+        return None
+    levels: dict[str, list[ClassificationLevel]] = {}
+    with governance_session(settings) as session:
+        for record in session.scalars(select(VersionRecord)):
+            level = _card_level(record)
+            levels.setdefault(record.model_name, [])
+            if level is not None:
+                levels[record.model_name].append(level)
+    return frozenset(name for name, found in levels.items() if clears(clearance, highest_level(found)))
 
 
 class ServedClassifications:

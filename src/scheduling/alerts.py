@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -215,12 +215,19 @@ def _new_alert(run: BatchRun, entity_id: str, score: float, level: str, now: dt.
 
 
 def list_alerts(
-    settings: Settings, *, job_name: str | None = None, status: str | None = None, limit: int = 100
+    settings: Settings,
+    *,
+    job_name: str | None = None,
+    status: str | None = None,
+    algorithms: Collection[str] | None = None,
+    limit: int = 100,
 ) -> list[Alert]:
-    """Alerts, newest first, optionally of one job and one status."""
+    """Alerts, newest first, optionally of one job and one status; only those of ``algorithms`` when given."""
     query = select(AlertRecord).order_by(AlertRecord.id.desc()).limit(limit)
     if job_name is not None:
         query = query.where(AlertRecord.job_name == job_name)
+    if algorithms is not None:
+        query = query.where(AlertRecord.algorithm.in_(sorted(algorithms)))
     if status is not None:
         query = query.where(AlertRecord.status == status)
     db = MetadataDB.from_settings(settings)
@@ -228,6 +235,20 @@ def list_alerts(
         db.upgrade_schema()
         with db.session() as session:
             return [Alert.model_validate(record) for record in session.scalars(query)]
+    finally:
+        db.dispose()
+
+
+def get_alert(settings: Settings, alert_id: int) -> Alert:
+    """Alert ``alert_id`` (404 ``alert_not_found`` if there is none)."""
+    db = MetadataDB.from_settings(settings)
+    try:
+        db.upgrade_schema()
+        with db.session() as session:
+            alert = session.get(AlertRecord, alert_id)
+            if alert is None:
+                raise AlertNotFound(f"no alert {alert_id}")
+            return Alert.model_validate(alert)
     finally:
         db.dispose()
 

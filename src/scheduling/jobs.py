@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -116,10 +117,11 @@ def add_job(settings: Settings, spec: JobSpec) -> JobView:
         return _job_view(record)
 
 
-def list_jobs(settings: Settings) -> list[JobView]:
-    """Every job, by name."""
+def list_jobs(settings: Settings, *, algorithms: Collection[str] | None = None) -> list[JobView]:
+    """Every job, by name; only those of ``algorithms`` when given (the algorithm is in the spec's JSON)."""
     with open_metadata_db(settings) as db, db.session() as session:
-        return [_job_view(record) for record in session.scalars(select(JobRecord).order_by(JobRecord.name))]
+        jobs = [_job_view(record) for record in session.scalars(select(JobRecord).order_by(JobRecord.name))]
+    return [job for job in jobs if algorithms is None or job.spec.algorithm in algorithms]
 
 
 def get_job(settings: Settings, name: str) -> JobView:
@@ -151,11 +153,15 @@ def run_job_now(
     return execute(settings, run_id, on_progress=on_progress)
 
 
-def list_runs(settings: Settings, *, job_name: str | None = None, limit: int = 50) -> list[RunView]:
-    """Runs, newest first, optionally of one job."""
+def list_runs(
+    settings: Settings, *, job_name: str | None = None, models: Collection[str] | None = None, limit: int = 50
+) -> list[RunView]:
+    """Runs, newest first, optionally of one job; only runs of ``models`` when given."""
     query = select(BatchRun).order_by(BatchRun.started_at.desc()).limit(limit)
     if job_name is not None:
         query = query.where(BatchRun.job_name == job_name)
+    if models is not None:
+        query = query.where(BatchRun.model_name.in_(sorted(models)))
     with open_metadata_db(settings) as db, db.session() as session:
         runs = list(session.scalars(query))
         written = _rows_written(session, [run.id for run in runs])

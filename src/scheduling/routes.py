@@ -3,7 +3,9 @@
 Only HTTP here; the logic lives in :mod:`scheduling.jobs` and :mod:`scheduling.alerts`. Domain
 errors leave through the app's one error handler. Each route declares its permission (see
 :mod:`warehouse.permissions`: admins manage jobs, reviewers act on alerts); whoever acts on an alert
-is the authenticated principal.
+is the authenticated principal. Jobs, runs and alerts carry a model's scores and reasons, so they
+are classified as their model is (the highest level of its cards): a list holds only those of the
+models the caller's clearance reaches, and one named object beyond it is 403 ``forbidden``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from scheduling.alerts import Alert, AlertAction, act_on_alert, list_alerts
+from registry.classification import cleared_models, model_classification
+from scheduling.alerts import Alert, AlertAction, act_on_alert, get_alert, list_alerts
 from scheduling.jobs import (
     JobView,
     ResultsPage,
@@ -29,7 +32,7 @@ from scheduling.jobs import (
 )
 from scheduling.scheduler import BackfillReport, backfill_job
 from scheduling.specs import JobSpec
-from warehouse.auth import require
+from warehouse.auth import require, require_clearance
 from warehouse.identity import Caller
 from warehouse.permissions import Permission
 from warehouse.settings import Settings
@@ -43,8 +46,12 @@ def _settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
-READ_JOBS = [Depends(require(Permission.JOBS_READ))]
-MANAGE_JOBS = [Depends(require(Permission.JOBS_MANAGE))]
+JobsReader = Annotated[Caller, Depends(require(Permission.JOBS_READ))]
+JobsManager = Annotated[Caller, Depends(require(Permission.JOBS_MANAGE))]
+
+
+def _check_model(settings: Settings, caller: Caller, model_name: str) -> None:
+    require_clearance(caller, model_name, model_classification(settings, model_name=model_name))
 
 
 class BackfillRequest(BaseModel):
@@ -64,74 +71,86 @@ class AlertActionRequest(BaseModel):
     reason: str = Field(default="", max_length=4000)
 
 
-@router.get("/v1/jobs", dependencies=READ_JOBS)
-def jobs_index(settings: SettingsDep) -> list[JobView]:
-    """Every job."""
-    return list_jobs(settings)
+@router.get("/v1/jobs")
+def jobs_index(settings: SettingsDep, caller: JobsReader) -> list[JobView]:
+    """Every job of a model the caller is cleared for."""
+    return list_jobs(settings, algorithms=cleared_models(settings, caller.clearance))
 
 
-@router.post("/v1/jobs", status_code=201, dependencies=MANAGE_JOBS)
-def jobs_create(settings: SettingsDep, spec: JobSpec) -> JobView:
+@router.post("/v1/jobs", status_code=201)
+def jobs_create(settings: SettingsDep, caller: JobsManager, spec: JobSpec) -> JobView:
     """Add a job (409 ``job_exists`` if the name is taken)."""
+    _check_model(settings, caller, spec.algorithm)
     return add_job(settings, spec)
 
 
-@router.get("/v1/jobs/{name}", dependencies=READ_JOBS)
-def jobs_show(settings: SettingsDep, name: str) -> JobView:
+@router.get("/v1/jobs/{name}")
+def jobs_show(settings: SettingsDep, caller: JobsReader, name: str) -> JobView:
     """One job."""
-    return get_job(settings, name)
+    job = get_job(settings, name)
+    _check_model(settings, caller, job.spec.algorithm)
+    return job
 
 
-@router.post("/v1/jobs/{name}/backfill", dependencies=MANAGE_JOBS)
-def jobs_backfill(settings: SettingsDep, name: str, body: BackfillRequest) -> BackfillReport:
+@router.post("/v1/jobs/{name}/backfill")
+def jobs_backfill(settings: SettingsDep, caller: JobsManager, name: str, body: BackfillRequest) -> BackfillReport:
     """Run the job's fire times in [start, end] that never ran; each fire time runs once, ever."""
+    _check_model(settings, caller, get_job(settings, name).spec.algorithm)
     return backfill_job(settings, name, start=body.start, end=body.end)
 
 
 # Declared after /backfill: this path would match it too.
-@router.post("/v1/jobs/{name}/{state}", dependencies=MANAGE_JOBS)
-def jobs_set_state(settings: SettingsDep, name: str, state: Literal["pause", "resume"]) -> JobView:
+@router.post("/v1/jobs/{name}/{state}")
+def jobs_set_state(settings: SettingsDep, caller: JobsManager, name: str, state: Literal["pause", "resume"]) -> JobView:
     """Pause a job, or make it active again."""
+    _check_model(settings, caller, get_job(settings, name).spec.algorithm)
     return set_paused(settings, name, paused=state == "pause")
 
 
-@router.get("/v1/runs", dependencies=READ_JOBS)
+@router.get("/v1/runs")
 def runs_index(
     settings: SettingsDep,
+    caller: JobsReader,
     job: Annotated[str | None, Query(description="Only this job's runs.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[RunView]:
-    """Recent runs, newest first."""
-    return list_runs(settings, job_name=job, limit=limit)
+    """Recent runs of models the caller is cleared for, newest first."""
+    return list_runs(settings, job_name=job, models=cleared_models(settings, caller.clearance), limit=limit)
 
 
-@router.get("/v1/runs/{run_id}", dependencies=READ_JOBS)
-def runs_show(settings: SettingsDep, run_id: str) -> RunView:
+@router.get("/v1/runs/{run_id}")
+def runs_show(settings: SettingsDep, caller: JobsReader, run_id: str) -> RunView:
     """One run: status, rows done / total, rows written, rate, pinned model version."""
-    return get_run(settings, run_id)
+    run = get_run(settings, run_id)
+    _check_model(settings, caller, run.model_name)
+    return run
 
 
-@router.get("/v1/runs/{run_id}/results", dependencies=READ_JOBS)
+@router.get("/v1/runs/{run_id}/results")
 def runs_results(
     settings: SettingsDep,
+    caller: JobsReader,
     run_id: str,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     warning: Annotated[bool | None, Query(description="Only rows with (true) or without (false) a warning.")] = None,
 ) -> ResultsPage:
     """A page of the run's scored rows (entity, score, level, warning, model version), by entity id."""
+    _check_model(settings, caller, get_run(settings, run_id).model_name)
     return list_results(settings, run_id, offset=offset, limit=limit, warning=warning)
 
 
-@router.get("/v1/alerts", dependencies=[Depends(require(Permission.ALERTS_READ))])
+@router.get("/v1/alerts")
 def alerts_index(
     settings: SettingsDep,
+    caller: Annotated[Caller, Depends(require(Permission.ALERTS_READ))],
     job: Annotated[str | None, Query(description="Only this job's alerts.")] = None,
     status: Annotated[Literal["open", "acknowledged", "resolved", "dismissed"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Alert]:
-    """Alerts, newest first."""
-    return list_alerts(settings, job_name=job, status=status, limit=limit)
+    """Alerts of models the caller is cleared for, newest first."""
+    algorithms = cleared_models(settings, caller.clearance)
+    return list_alerts(settings, job_name=job, status=status, algorithms=algorithms, limit=limit)
 
 
 @router.post("/v1/alerts/{alert_id}/{action}")
@@ -143,4 +162,5 @@ def alerts_act(
     caller: Annotated[Caller, Depends(require(Permission.ALERTS_ACT))],
 ) -> Alert:
     """Acknowledge, resolve or dismiss (with a reason) an alert."""
+    _check_model(settings, caller, get_alert(settings, alert_id).algorithm)
     return act_on_alert(settings, alert_id, action=action, actor=caller.principal, reason=body.reason)

@@ -139,3 +139,35 @@ def test_run_results_are_paged_by_entity_and_filter_on_warnings(client: TestClie
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "run_not_found")
     too_many = client.get(url, params={"limit": 5000})
     assert (too_many.status_code, too_many.json()["error"]["code"]) == (422, "invalid_request")
+
+
+def test_jobs_runs_and_alerts_are_seen_only_within_the_callers_clearance(
+    client: TestClient, settings: Settings, auth_headers: Callable[..., dict[str, str]]
+) -> None:
+    from scheduling.jobs import run_job_now
+
+    client.post("/v1/jobs", json=JOB)
+    run_id = run_job_now(settings, "nightly").run_id
+    alert_id = client.get("/v1/alerts").json()[0]["id"]
+    # fire_risk's card is internal: an auditor cleared to public sees none of it, one cleared to internal all.
+    public = auth_headers("auditor", "reviewer", "admin", clearance="public", name="clerk.public")
+    internal = auth_headers("auditor", clearance="internal", name="clerk.internal")
+
+    for path in ("/v1/jobs", "/v1/runs", "/v1/alerts"):
+        assert client.get(path, headers=public).json() == []
+        assert client.get(path, headers=internal).json() != []
+    refusals = [
+        client.get("/v1/jobs/nightly", headers=public),
+        client.get(f"/v1/runs/{run_id}", headers=public),
+        client.get(f"/v1/runs/{run_id}/results", headers=public),
+        client.post("/v1/jobs/nightly/pause", headers=public),
+        client.post("/v1/jobs", json={**JOB, "name": "weekly"}, headers=public),
+        client.post(f"/v1/alerts/{alert_id}/ack", json={}, headers=public),
+    ]
+    assert [(response.status_code, response.json()["error"]["code"]) for response in refusals] == [
+        (403, "forbidden")
+    ] * len(refusals)
+    assert "classified internal" in refusals[0].json()["error"]["message"]
+    assert client.get(f"/v1/runs/{run_id}", headers=internal).status_code == 200
+    assert client.get("/v1/alerts", params={"status": "open"}).json()[0]["status"] == "open"  # nothing was acted on
+    assert [job["spec"]["name"] for job in client.get("/v1/jobs").json()] == ["nightly"]  # nothing was added
