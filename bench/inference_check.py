@@ -41,7 +41,7 @@ def valid_rows(feature_service: str, count: int, seed: int = 0) -> list[dict[str
 
 
 def unchecked(names: Sequence[str], rows: Sequence[Mapping[str, float | None]]) -> np.ndarray:
-    """The path before validation: names checked, then the float32 matrix (as ``OnnxModel.rows_matrix``)."""
+    """The path before validation: names checked, then the float32 matrix (what ``OnnxModel.rows_matrix`` did)."""
     expected = set(names)
     for row in rows:
         if len(row) != len(names) or not expected.issuperset(row):
