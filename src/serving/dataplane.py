@@ -4,7 +4,9 @@ A model is addressed by its registered name (``fire_risk``) and optionally a ver
 a version number or an alias (``champion``, ``challenger``); no version means the champion. The one
 input is the model's float32 feature matrix ``[rows, features]`` in the order the metadata lists;
 outputs are ``probability`` (FP64), ``level`` (BYTES) and ``warning`` (BOOL), the same numbers
-``/v1/score`` answers for the same features. Every bad tensor raises :class:`InvalidTensor` (400).
+``/v1/score`` answers for the same features. Every bad tensor raises :class:`InvalidTensor` (400);
+values that break the feature service's inference schema (a null where a feature is required, a
+value out of range) raise :class:`DataValidationError` (422) naming column, rule and rows.
 """
 
 from __future__ import annotations
@@ -125,6 +127,10 @@ class InferenceDataPlane:
         if len(values) != rows * n_features:
             raise InvalidTensor(f"input {expected!r} has shape {tensor.shape} but {len(values)} values")
         matrix = np.array(values, dtype=INPUT_DATATYPES[tensor.datatype]).reshape(rows, n_features)
+        from features.schemas import inference_check
+
+        # Columns are the metadata's feature names, so the inference schema's value rules apply (422 if broken).
+        inference_check(model.metadata.feature_service, tuple(model.metadata.feature_names)).check(matrix)
         return matrix.astype(np.float32, copy=False)
 
 

@@ -2,16 +2,17 @@
 
 A :class:`OnnxModel` is built cheaply from a fetched artifact (no I/O), opened with :meth:`load`, and
 then scores float32 matrices whose columns are in the order its metadata records. Online requests
-build that matrix straight from their rows (:meth:`OnnxModel.rows_matrix`, no DataFrame on the hot
-path); the batch executor passes frames (:meth:`OnnxModel.score`), which become the same matrix, so
-online and batch scores of one version are identical. Never unpickles anything.
+build that matrix straight from their rows while checking them against the inference schema
+(``features.schemas.inference_check``, no DataFrame on the hot path); the batch executor passes
+frames (:meth:`OnnxModel.score`), which become the same matrix, so online and batch scores of one
+version are identical. Never unpickles anything.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -98,16 +99,6 @@ class OnnxModel:
             dtype=np.float32, na_value=np.nan
         )
         return matrix
-
-    def rows_matrix(self, rows: Sequence[Mapping[str, float | None]]) -> npt.NDArray[np.float32]:
-        """The float32 model input built from feature-name mappings (None = missing), in model order.
-
-        Every row must hold every model feature (``KeyError`` otherwise; callers check names first).
-        """
-        names = self.metadata.feature_names
-        nan = float("nan")
-        values = [[nan if (value := row[name]) is None else value for name in names] for row in rows]
-        return np.array(values, dtype=np.float32).reshape(len(rows), len(names))
 
     def contributions(self, features: pd.DataFrame) -> np.ndarray:
         """Exact per-feature contributions in log-odds ``[N, F + 1]`` (last column: expected value)."""

@@ -16,8 +16,15 @@ class ScoreRequest(BaseModel):
     )
 
     entities: list[str] | None = Field(default=None, min_length=1, description="Entity ids to score.")
-    features: list[dict[str, float | None]] | None = Field(
-        default=None, min_length=1, description="Inline feature rows, feature name to value (null = missing)."
+    features: list[dict[str, float | str | bool | None]] | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Inline feature rows, feature name to number (null = missing), checked against the algorithm's "
+            "inference schema: a missing or unknown feature, a value that is not a number, a null where the "
+            "feature is required or a value out of its range is a 422 data_validation_failed naming each "
+            "column, rule and row."
+        ),
     )
     alias: str = Field(
         default="champion",

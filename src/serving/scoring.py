@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -84,18 +84,16 @@ class ScoringService:
         return _response(algorithm, model, alias, results)
 
     def score_features(
-        self, algorithm: Algorithm, rows: Sequence[dict[str, float | None]], *, alias: str, explain: bool = False
+        self, algorithm: Algorithm, rows: Sequence[Mapping[str, object]], *, alias: str, explain: bool = False
     ) -> ScoreResponse:
-        """Score inline feature rows (what-if analysis); every model feature must be present."""
+        """Score inline feature rows (what-if analysis), checked against the service's inference schema.
+
+        Every model feature must be present, a number or null, and within its rules; otherwise
+        :class:`DataValidationError` (422) names each column, rule and offending row position.
+        """
         self._check_size(len(rows))
         model = self.repository.get(algorithm.name, alias)
-        expected = model.metadata.feature_names
-        expected_set = set(expected)
-        for position, row in enumerate(rows):
-            if len(row) != len(expected) or not expected_set.issuperset(row):
-                missing, unknown = sorted(expected_set - row.keys()), sorted(row.keys() - expected_set)
-                raise InvalidRequest(f"features[{position}]: missing {missing or 'none'}, unknown {unknown or 'none'}")
-        matrix = model.rows_matrix(rows)
+        matrix = _checked_rows(model, rows)
         with self.metrics.time_inference(model.metadata.model_name, model.version):
             scored = _score_matrix(model, matrix, entity_ids=[None] * len(rows), explain=explain)
         return _response(algorithm, model, alias, list(scored.values()))
@@ -104,6 +102,14 @@ class ScoringService:
         limit = self.settings.max_entities_per_request
         if count > limit:
             raise InvalidRequest(f"{count} rows in one request; the limit is {limit}")
+
+
+def _checked_rows(model: OnnxModel, rows: Sequence[Mapping[str, object]]) -> npt.NDArray[np.float32]:
+    """The float32 model input of inline rows, validated by the feature service's inference check."""
+    from features.schemas import inference_check
+
+    check = inference_check(model.metadata.feature_service, tuple(model.metadata.feature_names))
+    return check.matrix(rows).astype(np.float32)
 
 
 def _in_model_order(model: OnnxModel, values: np.ndarray, names: list[str]) -> npt.NDArray[np.float32]:

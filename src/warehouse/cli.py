@@ -270,7 +270,9 @@ def experiments_benchmark(
     settings.ensure_dirs()
     with console.status("Running benchmarks"):
         results = run_benchmarks(settings, dataset, seed=seed)
-    table = Table("dataset", "rows", "features", "protocol", "metric", "value", "published", title="benchmarks")
+    table = Table(
+        "dataset", "rows", "features", "protocol", "metric", "value", "published", "reference", title="benchmarks"
+    )
     for result in results:
         table.add_row(
             result.dataset,
@@ -280,6 +282,7 @@ def experiments_benchmark(
             result.metric,
             f"{result.value:.4f}",
             result.published,
+            result.reference,
         )
     console.print(table)
 

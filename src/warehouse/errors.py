@@ -7,6 +7,7 @@ the message and exits 1. Domain code raises these, never ``HTTPException``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 
@@ -40,10 +41,25 @@ class InvalidRequest(WarehouseError):
 
 
 class DataValidationError(WarehouseError):
-    """A DataFrame crossing a module boundary failed its pandera schema."""
+    """A DataFrame or inference input crossing a module boundary failed its pandera schema.
+
+    ``failures`` lists the failed rules as data (``column``, ``rule``, ``count``, ``examples`` of
+    ``{row, value}``); the body carries them next to code and message when there are any.
+    """
 
     status = 422
     code = "data_validation_failed"
+
+    def __init__(self, message: str, *, failures: Sequence[Mapping[str, object]] = ()) -> None:
+        super().__init__(message)
+        self.failures = [dict(failure) for failure in failures]
+
+    def to_body(self) -> dict[str, dict[str, Any]]:
+        """Code and message, and the failed rules when known."""
+        body = super().to_body()
+        if self.failures:
+            body["error"]["failures"] = self.failures
+        return body
 
 
 class NotFound(WarehouseError):

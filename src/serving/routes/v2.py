@@ -4,10 +4,11 @@ Only HTTP lives here; :mod:`serving.dataplane` holds the logic. Health answers c
 (``{"live": true}``, ``{"ready": true}``) because the KServe client reads the body, not only the
 status code. Every error on these routes leaves in the protocol's shape, ``{"error": "<message>"}``,
 with the status of the warehouse error behind it (404 unknown model or version, 400 bad tensor or
-bad body, 503 not loaded). Refusals of a caller (401, 403) are audited like any other and say
-their code first (``{"error": "forbidden: ..."}``). Health is open; metadata, readiness and
-inference need the ``score`` permission, a grant (role ``app``) and a clearance of at least the
-model's highest classification.
+bad body, 422 too many rows or values that break the inference schema, 503 not loaded). Refusals
+of a caller (401, 403) are audited like any other and say their code first
+(``{"error": "forbidden: ..."}``). Health is open; metadata, readiness and inference need the
+``score`` permission, a grant (role ``app``) and a clearance of at least the model's highest
+classification.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     for status, description in (
         (400, "Bad tensor or body"),
         (404, "Unknown model or version"),
-        (422, "Too many rows"),
+        (422, "Too many rows, or values that break the inference schema"),
         (503, "Model not loaded"),
     )
 }

@@ -16,3 +16,6 @@ def test_list_shows_the_three_built_ins_with_their_grading() -> None:
     assert "A < B < C < D; warning: D" in lines["credit_supervision"]
     assert "enterprise_id" in lines["risk_scoring"]
     assert "low < medium < high < critical" in lines["fire_risk"]
+    for name in ("credit_supervision", "fire_risk", "risk_scoring"):
+        cells = [cell.strip() for cell in lines[name].split("│")[1:-1]]
+        assert cells[2:4] == [name, "binary"]  # feature service, task

@@ -130,3 +130,21 @@ def test_both_algorithms_are_in_the_catalogue_with_their_services() -> None:
         algorithm = get_algorithm(name)
         assert isinstance(algorithm, LightGBMBinary)
         assert algorithm.feature_service == name
+
+
+@pytest.mark.parametrize("name", ["credit_supervision", "fire_risk", "risk_scoring"])
+def test_every_algorithms_contributions_add_up_to_its_output_exactly(name: str, request: pytest.FixtureRequest) -> None:
+    """Per-feature contributions plus the expected value are the raw margin; its sigmoid is the probability."""
+    frame = request.getfixturevalue(
+        {"credit_supervision": "credit_frame", "risk_scoring": "risk_frame"}.get(name, "fire_frame")
+    )
+    algorithm = get_algorithm(name)
+    assert isinstance(algorithm, LightGBMBinary)
+    model = algorithm.fit(frame, {**FAST, "seed": 6})
+    rows = frame.head(300)
+    contributions = algorithm.contributions(model, rows)
+    margin = algorithm.raw_margin(model, rows)
+    assert contributions.shape == (len(rows), len(model.feature_names) + 1)
+    assert np.max(np.abs(contributions.sum(axis=1) - margin)) <= 1e-9
+    assert np.max(np.abs(1.0 / (1.0 + np.exp(-margin)) - algorithm.predict_proba(model, rows))) <= 1e-12
+    assert np.count_nonzero(contributions[:, :-1]) > 0

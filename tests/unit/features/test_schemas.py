@@ -9,6 +9,7 @@ import pytest
 from features.buildings import generate_buildings
 from features.schemas import (
     feature_frame_schema,
+    inference_check,
     population_chunk_schema,
     raw_table_schema,
     training_set_schema,
@@ -43,7 +44,7 @@ def test_every_failed_rule_is_reported_together(profile: pd.DataFrame) -> None:
     with pytest.raises(DataValidationError) as caught:
         validate_frame(raw_table_schema("buildings", "profile"), broken)
     message = caught.value.message
-    assert "the frame failed column_in_dataframe in 1 case(s), e.g. 'is_warehouse'" in message
+    assert "column 'is_warehouse' failed column_in_dataframe" in message
     assert "column 'building_id' failed str_matches" in message
     assert "row 0: 'X1'" in message
     assert "column 'has_sprinkler' failed less_than_or_equal_to(1)" in message
@@ -103,3 +104,99 @@ def test_population_chunk_schema_wants_unique_entities() -> None:
     frame = pd.DataFrame({"building_id": ["B0000001", "B0000001"]} | {name: [1.0, 1.0] for name in features})
     with pytest.raises(DataValidationError, match="column 'building_id' failed field_uniqueness"):
         validate_frame(schema, frame)
+
+
+def _valid_row(names: tuple[str, ...]) -> dict[str, object]:
+    """A fire_risk row that meets every rule: each feature at its lower bound (or 1.0 when unbounded)."""
+    schema = feature_frame_schema("fire_risk")
+    row: dict[str, object] = {}
+    for name in names:
+        lows = [
+            check.statistics["min_value"] for check in schema.columns[name].checks if "min_value" in check.statistics
+        ]
+        row[name] = float(lows[0]) if lows else 1.0
+    return row
+
+
+def _failures(error: DataValidationError) -> dict[tuple[str | None, str], dict[str, object]]:
+    return {(failure["column"], failure["rule"]): failure for failure in error.to_body()["error"]["failures"]}
+
+
+@pytest.fixture(scope="module")
+def fire_names() -> tuple[str, ...]:
+    return tuple(feature_frame_schema("fire_risk").columns)
+
+
+def test_inference_check_passes_valid_rows_and_keeps_their_values(fire_names: tuple[str, ...]) -> None:
+    check = inference_check("fire_risk", fire_names)
+    rows = [_valid_row(fire_names), _valid_row(fire_names)]
+    nullable = [name for name in fire_names if feature_frame_schema("fire_risk").columns[name].nullable]
+    rows[1] |= dict.fromkeys(nullable)
+    matrix = check.matrix(rows)
+    assert matrix.shape == (2, len(fire_names))
+    assert matrix[0].tolist() == [rows[0][name] for name in fire_names]
+    assert np.isnan(matrix[1, [fire_names.index(name) for name in nullable]]).all()
+
+
+def test_inference_check_names_a_non_numeric_value(fire_names: tuple[str, ...]) -> None:
+    rows = [_valid_row(fire_names), _valid_row(fire_names) | {"floors": "3"}, _valid_row(fire_names) | {"floors": True}]
+    with pytest.raises(DataValidationError) as caught:
+        inference_check("fire_risk", fire_names).matrix(rows)
+    failure = _failures(caught.value)[("floors", "dtype('float64')")]
+    assert failure["count"] == 2
+    assert failure["examples"] == [{"row": 1, "value": "3"}, {"row": 2, "value": True}]
+    assert caught.value.message.startswith("fire_risk features failed validation: column 'floors' failed dtype")
+
+
+def test_inference_check_names_values_out_of_range(fire_names: tuple[str, ...]) -> None:
+    rows = [_valid_row(fire_names) | {"floors": 0.0}, _valid_row(fire_names) | {"occupancy_rate": float("inf")}]
+    with pytest.raises(DataValidationError) as caught:
+        inference_check("fire_risk", fire_names).matrix(rows)
+    failures = _failures(caught.value)
+    assert failures[("floors", "greater_than_or_equal_to(1)")]["examples"] == [{"row": 0, "value": 0.0}]
+    assert failures[("occupancy_rate", "less_than_or_equal_to(1)")]["examples"] == [{"row": 1, "value": "Infinity"}]
+    assert "column 'floors' failed greater_than_or_equal_to(1) in 1 case(s), e.g. row 0: 0.0" in caught.value.message
+
+
+def test_inference_check_names_missing_and_unknown_columns(fire_names: tuple[str, ...]) -> None:
+    short = {name: value for name, value in _valid_row(fire_names).items() if name != "dry_days"}
+    rows = [_valid_row(fire_names), short | {"dry_dayz": 4.0}]
+    with pytest.raises(DataValidationError) as caught:
+        inference_check("fire_risk", fire_names).matrix(rows)
+    failures = _failures(caught.value)
+    assert failures[("dry_days", "column_in_dataframe")]["examples"] == [{"row": 1, "value": None}]
+    assert failures[("dry_dayz", "column_in_schema")]["examples"] == [{"row": 1, "value": 4.0}]
+
+
+def test_inference_check_refuses_nan_and_null_where_a_feature_is_required(fire_names: tuple[str, ...]) -> None:
+    rows = [_valid_row(fire_names) | {"floors": None}, _valid_row(fire_names) | {"floors": float("nan")}]
+    with pytest.raises(DataValidationError) as caught:
+        inference_check("fire_risk", fire_names).matrix(rows)
+    failure = _failures(caught.value)[("floors", "not_nullable")]
+    assert failure["count"] == 2
+    assert failure["examples"] == [{"row": 0, "value": None}, {"row": 1, "value": None}]
+
+
+def test_inference_check_finds_what_pandera_finds(fire_names: tuple[str, ...]) -> None:
+    """The numpy check and the pandera inference schema fail the same (column, rule) pairs, as often."""
+    generator = np.random.default_rng(7)
+    schema = feature_frame_schema("fire_risk")
+    frame = pd.DataFrame([_valid_row(fire_names) for _ in range(40)], columns=list(fire_names))
+    for name in generator.choice(fire_names, size=6, replace=False):  # at most 18 rules: all reported
+        rows = generator.choice(40, size=3, replace=False)
+        frame.loc[rows, name] = generator.choice([np.nan, -1e9, 1e9, -np.inf, np.inf], size=3)
+    with pytest.raises(DataValidationError) as by_pandera:
+        validate_frame(schema, frame)
+    with pytest.raises(DataValidationError) as by_numpy:
+        inference_check("fire_risk", fire_names).check(frame.to_numpy())
+    counts = {key: failure["count"] for key, failure in _failures(by_numpy.value).items()}
+    assert len(counts) > 6
+    assert counts == {key: failure["count"] for key, failure in _failures(by_pandera.value).items()}
+
+
+def test_inference_check_follows_the_model_feature_order(fire_names: tuple[str, ...]) -> None:
+    reordered = tuple(reversed(fire_names))
+    matrix = np.ones((1, len(reordered)))
+    matrix[0, reordered.index("floors")] = 0.0
+    with pytest.raises(DataValidationError, match="column 'floors' failed greater_than_or_equal_to"):
+        inference_check("fire_risk", reordered).check(matrix)

@@ -61,14 +61,22 @@ def _trust(city: Settings, province: Settings) -> None:
 
 
 def _feature_rows(settings: Settings) -> list[dict[str, float | None]]:
+    """Six varied rows that meet the inference schema: values spread over each feature's range, some missing."""
+    from features.definitions import service_spec
+
     names = fetch_model(settings, resolve_version(settings, model_name=NAME, alias_or_version="champion")).metadata
-    return [
-        {
-            name: (None if (row + column) % 7 == 0 else float((row * 13 + column * 5) % 11))
-            for column, name in enumerate(names.feature_names)
-        }
-        for row in range(6)
-    ]
+    specs = {spec.name: spec for spec in service_spec(names.feature_service).features}
+    rows: list[dict[str, float | None]] = []
+    for row in range(6):
+        values: dict[str, float | None] = {}
+        for column, name in enumerate(names.feature_names):
+            spec, step = specs[name], (row * 13 + column * 5) % 11
+            low = spec.minimum if spec.minimum is not None else 0.0
+            high = spec.maximum if spec.maximum is not None else low + 10.0
+            missing = spec.nullable and (row + column) % 7 == 0
+            values[name] = None if missing else low + (high - low) * step / 10
+        rows.append(values)
+    return rows
 
 
 def _score(settings: Settings, rows: list[dict[str, float | None]]) -> list[tuple[float, str]]:

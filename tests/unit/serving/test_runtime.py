@@ -33,11 +33,13 @@ def _online_row(client: TestClient, entity_id: str) -> tuple[pd.DataFrame, dict[
     return frame, row
 
 
-def test_rows_matrix_equals_the_frame_matrix_and_scores_identically(client: TestClient) -> None:
+def test_checked_rows_equal_the_frame_matrix_and_score_identically(client: TestClient) -> None:
+    from serving.scoring import _checked_rows
+
     model = client.app.state.repository.get("fire_risk", "champion")  # type: ignore[attr-defined]
     frame, row = _online_row(client, "B0000004")
     shuffled = dict(reversed(list(row.items())))  # key order of a request row must not matter
-    matrix = model.rows_matrix([row, shuffled])
+    matrix = _checked_rows(model, [row, shuffled])
     assert matrix.dtype == np.float32
     assert matrix.shape == (2, len(model.metadata.feature_names))
     expected = model.feature_matrix(frame)

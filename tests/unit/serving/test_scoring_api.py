@@ -5,6 +5,7 @@ Every test runs against both engines (``client`` is parametrised: local, ray).
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import httpx
@@ -92,7 +93,6 @@ def test_unknown_alias_is_404(client: httpx.Client) -> None:
         ({"entities": ["B0000001"], "surprise": 1}, "surprise"),
         ({"entities": "B0000001"}, "entities"),
         ({"entities": ["B0000001"], "alias": "bad alias!"}, "alias"),
-        ({"features": [{"age_years": 3.0}]}, "missing"),
     ],
 )
 def test_bad_bodies_are_422_with_a_reason(client: httpx.Client, payload: dict[str, object], fragment: str) -> None:
@@ -100,6 +100,57 @@ def test_bad_bodies_are_422_with_a_reason(client: httpx.Client, payload: dict[st
     assert response.status_code == 422
     assert _error_code(response.json()) == "invalid_request"
     assert fragment in response.json()["error"]["message"]
+
+
+def _online_row(settings: Settings, entity_id: str) -> dict[str, float | None]:
+    from features.online import read_online_features
+    from features.store import open_feature_store
+
+    online = read_online_features(
+        open_feature_store(settings), feature_service="fire_risk", entity_key="building_id", entity_ids=[entity_id]
+    )
+    return {name: (None if value != value else float(value)) for name, value in online.frame.iloc[0].items()}
+
+
+@pytest.mark.parametrize(
+    ("change", "column", "rule", "value"),
+    [
+        ({"floors": "three"}, "floors", "dtype('float64')", "three"),
+        ({"floors": 0.0}, "floors", "greater_than_or_equal_to(1)", 0.0),
+        ({"occupancy_rate": 1.5}, "occupancy_rate", "less_than_or_equal_to(1)", 1.5),
+        ({"floors": None}, "floors", "not_nullable", None),
+        ({"dry_days": "drop"}, "dry_days", "column_in_dataframe", None),
+        ({"dry_dayz": 3.0}, "dry_dayz", "column_in_schema", 3.0),
+    ],
+)
+def test_inline_rows_breaking_the_inference_schema_are_422_naming_column_rule_and_rows(
+    client: httpx.Client,
+    served_settings: Settings,
+    change: dict[str, object],
+    column: str,
+    rule: str,
+    value: object,
+) -> None:
+    good = _online_row(served_settings, "B0000004")
+    bad = {name: row_value for name, row_value in (good | change).items() if row_value != "drop"}
+    response = client.post("/v1/score/fire_risk", json={"features": [good, bad, good]})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "data_validation_failed"
+    assert error["message"].startswith(f"fire_risk features failed validation: column {column!r} failed {rule}")
+    assert error["failures"] == [{"column": column, "rule": rule, "count": 1, "examples": [{"row": 1, "value": value}]}]
+
+
+def test_nan_where_a_feature_is_required_is_422(client: httpx.Client, served_settings: Settings) -> None:
+    row = json.dumps({"features": [_online_row(served_settings, "B0000004") | {"floors": float("nan")}]})
+    response = client.post("/v1/score/fire_risk", content=row, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["error"]["failures"][0] | {"examples": None} == {
+        "column": "floors",
+        "rule": "not_nullable",
+        "count": 1,
+        "examples": None,
+    }
 
 
 def test_malformed_json_is_422(client: httpx.Client) -> None:
