@@ -163,15 +163,15 @@ def test_unknown_output_is_400_and_unknown_model_infer_is_404(engine_client: Eng
     ("feature", "value", "rule"), [("floors", 0.0, "greater_than_or_equal_to(1)"), ("floors", None, "not_nullable")]
 )
 def test_values_breaking_the_inference_schema_are_422_naming_the_feature(
-    module_client: TestClient, feature: str, value: float | None, rule: str
+    engine_client: EngineClient, feature: str, value: float | None, rule: str
 ) -> None:
-    body = _infer_body(module_client, ["B0000001", "B0000002"], nested=True)
-    names = module_client.get("/v2/models/fire_risk").json()["parameters"]["feature_names"]
+    body = _infer_body(engine_client, ["B0000001", "B0000002"], nested=True)
+    names = engine_client.http.get("/v2/models/fire_risk").json()["parameters"]["feature_names"]
     tensor = _tensor(body)
     data = tensor["data"]
     assert isinstance(data, list)
     data[1][names.index(feature)] = value
-    response = module_client.post("/v2/models/fire_risk/infer", json=body)
+    response = engine_client.http.post("/v2/models/fire_risk/infer", json=body)
     assert response.status_code == 422
     assert set(response.json()) == {"error"}
     assert f"column {feature!r} failed {rule} in 1 case(s), e.g. row 1" in response.json()["error"]
