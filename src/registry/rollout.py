@@ -170,7 +170,9 @@ def rollout_history(settings: Settings, model_name: str) -> list[RolloutChange]:
         return [_change(event) for event in session.scalars(query)]
 
 
-def _record_change(session: Session, record: RolloutRecord, *, previous: RolloutMode | None, challenger: str | None) -> None:
+def _record_change(
+    session: Session, record: RolloutRecord, *, previous: RolloutMode | None, challenger: str | None
+) -> None:
     session.add(
         RolloutEvent(
             model_name=record.model_name,

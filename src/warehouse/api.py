@@ -21,7 +21,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry import routes as registry_routes
-from registry.classification import ServedClassifications
 from scheduling import routes as scheduling_routes
 from serving.limits import RequestLimitsMiddleware
 from serving.metrics import MetricsMiddleware, ServingMetrics
@@ -61,7 +60,7 @@ def create_app(settings: Settings | None = None, *, open_model: ModelOpener | No
     app.state.metrics = ServingMetrics(app.state.repository)  # one registry per app, never the global one
     app.state.scoring = ScoringService(settings, app.state.repository, metrics=app.state.metrics)
     app.state.identity = IdentityStore(settings)
-    app.state.classifications = ServedClassifications(settings)
+    app.state.classifications = app.state.repository.classifications  # cleared with each governance change
     app.add_exception_handler(WarehouseError, _render_warehouse_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
     app.add_exception_handler(AccessDenied, render_access_denied)  # type: ignore[arg-type]  # audits every refusal
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
@@ -86,6 +85,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     loading = loop.run_in_executor(None, _warm_up, app)
     yield
     app.state.repository.stop_watching()
+    await loop.run_in_executor(None, app.state.scoring.comparisons.stop)  # writes what is queued first
     app.state.identity.close()
     if not loading.done():
         logger.info("shutting down while models are still loading")
