@@ -235,6 +235,7 @@ def compare_models(settings: Settings, model_name: str, *, since: dt.datetime | 
     """The comparison report of ``model_name`` over the log (from ``since`` on, if given)."""
     query = select(ComparisonRecord).where(ComparisonRecord.model_name == model_name)
     if since is not None:
+        since = since.replace(tzinfo=dt.UTC) if since.tzinfo is None else since.astimezone(dt.UTC)
         query = query.where(ComparisonRecord.at >= since)
     with open_metadata_db(settings) as db, db.session() as session:
         records = list(session.scalars(query.order_by(ComparisonRecord.id)))
