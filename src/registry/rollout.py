@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import DateTime, Float, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.models import list_aliases
+from registry.models import MODEL_NAME_PATTERN, list_aliases
 from registry.store import governance_session
 from warehouse.audit import append_entry
 from warehouse.db import Base, utc_now
@@ -127,6 +127,8 @@ def set_rollout(
 ) -> Rollout:
     """Set how the challenger of ``model_name`` takes part in serving; canary and shadow need one."""
     check_canary_share(mode, canary_share)
+    if not MODEL_NAME_PATTERN.fullmatch(model_name):
+        raise InvalidRequest(f"{model_name!r} is not a registered model name")
     challenger = list_aliases(settings, model_name).get(CHALLENGER_ALIAS)
     if mode != RolloutMode.OFF and challenger is None:
         raise ChallengerMissing(

@@ -1,9 +1,10 @@
 """Canary and shadow rollouts of a challenger, end to end through the app, and the comparison report.
 
 A module-scoped warehouse adds a fire-risk challenger (version 2, trained with another seed) to the
-prepared one; each test scores through its own copy. The canary split is checked against the hash
-it is defined by (so the statistics are deterministic), and shadow answers against the champion's
-answers with the rollout off.
+prepared one; each test scores through its own copy, served by each engine (the Ray engine runs the
+same app, so the same routing and log). The canary split is checked against the hash it is defined
+by (so the statistics are deterministic), and shadow answers against the champion's answers with
+the rollout off. The log is read back from the database once the worker has written the rows.
 """
 
 from __future__ import annotations
@@ -15,18 +16,21 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from serving.canary import canary_bucket
 from serving.comparison import ComparisonLog, ComparisonRecord, ComparisonRow, compare_models
 from serving.metrics import ServingMetrics
 from tests.auth_helpers import caller_headers
-from tests.unit.serving.conftest import wait_until_ready
+from tests.unit.serving.conftest import ENGINES, one_replica, ray_served, wait_until_ready
 from warehouse.api import create_app
 from warehouse.audit import list_entries
 from warehouse.cli import app as cli_app
@@ -36,7 +40,9 @@ from warehouse.settings import Settings
 
 SCORE = "/v1/score/fire_risk"
 ROLLOUT = "/v1/models/fire_risk/rollout"
-ENTITIES = [f"B{number:07d}" for number in range(1, 401)]
+MEASURED = [f"B{number:07d}" for number in range(1, 400)]
+WAIT_ENTITY = "B0000400"
+"""Scored while waiting for a rollout to arrive; kept out of the measured entities."""
 
 
 @pytest.fixture(scope="module")
@@ -58,33 +64,60 @@ def challenger_settings(challenger_warehouse: Path, tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "wh")
 
 
-@pytest.fixture
-def served(challenger_settings: Settings) -> Iterator[TestClient]:
-    """The started app over the challenger warehouse, called with an admin key."""
+@pytest.fixture(params=ENGINES)
+def served(request: pytest.FixtureRequest, challenger_settings: Settings) -> Iterator[httpx.Client]:
+    """The started app over the challenger warehouse, called with an admin key, served by each engine."""
     headers = caller_headers(challenger_settings, "admin", name="ops")
-    with TestClient(create_app(challenger_settings), headers=headers) as client:
-        wait_until_ready(client)
-        yield client
+    if request.param == "ray":
+        request.getfixturevalue("ray_session")
+        with (
+            ray_served(one_replica(challenger_settings.data_dir)) as deployed,
+            httpx.Client(base_url=deployed.base_url, timeout=60, headers=headers) as client,
+        ):
+            wait_until_ready(client)
+            yield client
+        return
+    with TestClient(create_app(challenger_settings), headers=headers) as test_client:
+        wait_until_ready(test_client)
+        yield test_client
 
 
-def _score(client: TestClient, entities: list[str], **extra: object) -> dict[str, object]:
+def _score(client: httpx.Client, entities: list[str], **extra: object) -> dict[str, object]:
     response = client.post(SCORE, json={"entities": entities, **extra})
     assert response.status_code == 200, response.text
     body: dict[str, object] = response.json()
     return body
 
 
-def _wait_for_rollout(client: TestClient, mode: str | None, timeout_s: float = 30.0) -> None:
-    """Score until the server answers under ``mode`` (None: no rollout); hot reload polls governance."""
+def _wait_for_rollout(client: httpx.Client, mode: str | None, timeout_s: float = 30.0) -> None:
+    """Score :data:`WAIT_ENTITY` until the server answers under ``mode``; hot reload polls governance."""
     deadline = time.monotonic() + timeout_s
-    while (answer := _score(client, ENTITIES[:1])).get("rollout") != mode:
+    while (answer := _score(client, [WAIT_ENTITY])).get("rollout") != mode:
         if time.monotonic() > deadline:
             pytest.fail(f"the server never answered under rollout {mode} within {timeout_s} s: {answer}")
         time.sleep(0.05)
 
 
-def _flush(client: TestClient) -> None:
-    assert client.app.state.scoring.comparisons.flush(timeout_s=60), "the comparison log never drained"  # type: ignore[attr-defined]
+def _logged(settings: Settings, mode: str, entity_ids: list[str], *, rows: int) -> list[ComparisonRecord]:
+    """The log's ``mode`` rows of ``entity_ids`` once there are ``rows`` of them (the worker writes in order,
+    so every job queued before them is written too); fails at a deadline."""
+    deadline = time.monotonic() + 120
+    query = select(ComparisonRecord).where(ComparisonRecord.mode == mode, ComparisonRecord.entity_id.in_(entity_ids))
+    while True:
+        with open_metadata_db(settings) as db, db.session() as session:
+            records = list(session.scalars(query.order_by(ComparisonRecord.id)))
+        if len(records) >= rows:
+            return records
+        if time.monotonic() > deadline:
+            pytest.fail(f"{len(records)} of {rows} {mode} rows logged within 120 s")
+        time.sleep(0.1)
+
+
+def _wait_rows(settings: Settings, mode: str) -> list[ComparisonRecord]:
+    """Every ``mode`` row of :data:`WAIT_ENTITY` written so far."""
+    with open_metadata_db(settings) as db, db.session() as session:
+        query = select(ComparisonRecord).where(ComparisonRecord.mode == mode, ComparisonRecord.entity_id == WAIT_ENTITY)
+        return list(session.scalars(query))
 
 
 def test_canary_bucket_is_stable_across_processes_and_uniform() -> None:
@@ -106,69 +139,64 @@ def test_canary_bucket_is_stable_across_processes_and_uniform() -> None:
 
 
 def test_canary_sends_a_sticky_share_of_entities_to_the_challenger(
-    served: TestClient, challenger_settings: Settings
+    served: httpx.Client, challenger_settings: Settings
 ) -> None:
     set_to = served.put(ROLLOUT, json={"mode": "canary", "canary_share": 0.3, "reason": "try v2 on 30%"})
     assert set_to.status_code == 200, set_to.text
     assert (set_to.json()["mode"], set_to.json()["canary_share"], set_to.json()["actor"]) == ("canary", 0.3, "ops")
     _wait_for_rollout(served, "canary")
-    _flush(served)  # the wait's own requests are logged too; count from here
-    since = dt.datetime.now(dt.UTC)
 
-    first, again = _score(served, ENTITIES), _score(served, ENTITIES)
+    first, again = _score(served, MEASURED), _score(served, MEASURED)
     answered = [result for result in first["results"] if result["score"] is not None]  # type: ignore[union-attr]
     to_challenger = {result["entity_id"] for result in answered if result["alias"] == "challenger"}
     expected = {result["entity_id"] for result in answered if canary_bucket("fire_risk", result["entity_id"]) < 0.3}
 
     assert (first["rollout"], first["model_version"]) == ("canary", "1")
-    assert len(answered) == len(ENTITIES)
+    assert len(answered) == len(MEASURED)
     assert to_challenger == expected  # exactly the entities the hash picks
     assert abs(len(to_challenger) / len(answered) - 0.3) < 4 * (0.3 * 0.7 / len(answered)) ** 0.5
     assert all(result["model_version"] == ("2" if result["alias"] == "challenger" else "1") for result in answered)
     assert again["results"] == first["results"]  # sticky: every entity on the same arm, with the same answer
-    _flush(served)
-    report = compare_models(challenger_settings, "fire_risk", since=since)
-    arms = {arm.arm: arm for arm in report.canary}
-    assert (arms["challenger"].answers, arms["champion"].answers) == (
-        2 * len(to_challenger),
-        2 * (len(answered) - len(to_challenger)),
-    )
-    assert report.pairs == 0  # a canary answers with one arm per entity: nothing to pair
+    records = _logged(challenger_settings, "canary", MEASURED, rows=2 * len(MEASURED))
+    logged_arms = Counter(record.served_by for record in records)
+    assert logged_arms == {"challenger": 2 * len(to_challenger), "champion": 2 * (len(MEASURED) - len(to_challenger))}
+    waits = Counter(record.served_by for record in _wait_rows(challenger_settings, "canary"))
+    arms = {arm.arm: arm for arm in compare_models(challenger_settings, "fire_risk").canary}
+    assert {arm: summary.answers for arm, summary in arms.items()} == {
+        arm: logged_arms[arm] + waits[arm] for arm in ("champion", "challenger")
+    }
     assert arms["champion"].versions == ["1"] and arms["challenger"].versions == ["2"]
+    assert compare_models(challenger_settings, "fire_risk").pairs == 0  # one arm per entity: nothing to pair
 
 
 def test_shadow_answers_with_the_champion_and_logs_the_challenger(
-    served: TestClient, challenger_settings: Settings
+    served: httpx.Client, challenger_settings: Settings
 ) -> None:
-    entities = ENTITIES[:50]
+    entities = MEASURED[:50]
     before = _score(served, entities)
     challenger = _score(served, entities, alias="challenger")  # named alias: no rollout applies
 
     assert served.put(ROLLOUT, json={"mode": "shadow", "reason": "compare quietly"}).status_code == 200
     _wait_for_rollout(served, "shadow")
-    _flush(served)  # the wait's own requests are logged too; count from here
-    since = dt.datetime.now(dt.UTC)
     during = _score(served, entities)
-    _flush(served)
 
     assert (during["rollout"], during["model_version"]) == ("shadow", "1")
     assert during["results"] == before["results"]  # the caller's answer never changes
-    report = compare_models(challenger_settings, "fire_risk", since=since)
-    assert report.pairs == len(entities)
-    assert report.version_pairs == ["1->2"]
-    with open_metadata_db(challenger_settings) as db, db.session() as session:
-        logged = {
-            record.entity_id: record for record in session.query(ComparisonRecord).filter(ComparisonRecord.at >= since)
-        }
+    logged = {record.entity_id: record for record in _logged(challenger_settings, "shadow", entities, rows=50)}
     for mine, theirs in zip(before["results"], challenger["results"], strict=True):  # type: ignore[call-overload]
         record = logged[mine["entity_id"]]
+        assert (record.champion_version, record.challenger_version) == ("1", "2")
         assert (record.champion_score, record.champion_level) == (mine["score"], mine["level"])
         assert record.challenger_score == pytest.approx(theirs["score"], abs=1e-6)
         assert record.challenger_level == theirs["level"]
-    assert 0.0 <= (report.level_agreement or 0.0) <= 1.0 and report.max_abs_score_diff is not None
+    report = compare_models(challenger_settings, "fire_risk")
+    assert report.pairs == len(entities) + len(_wait_rows(challenger_settings, "shadow"))
+    assert report.version_pairs == ["1->2"]
+    assert report.level_agreement is not None and 0.0 <= report.level_agreement <= 1.0
+    assert report.max_abs_score_diff is not None and report.max_abs_score_diff > 0.0  # another seed, other scores
 
 
-def test_a_rollout_change_is_audited_and_in_the_history(served: TestClient) -> None:
+def test_a_rollout_change_is_audited_and_in_the_history(served: httpx.Client) -> None:
     assert served.put(ROLLOUT, json={"mode": "shadow", "reason": "first"}).status_code == 200
     assert served.put(ROLLOUT, json={"mode": "off", "reason": "done"}).status_code == 200
 
