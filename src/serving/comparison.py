@@ -30,6 +30,7 @@ from sqlalchemy import DateTime, Float, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warehouse.db import Base, connect_metadata_db, open_metadata_db, utc_now
+from warehouse.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from serving.metrics import ServingMetrics
@@ -235,7 +236,7 @@ def compare_models(settings: Settings, model_name: str, *, since: dt.datetime | 
     """The comparison report of ``model_name`` over the log (from ``since`` on, if given)."""
     query = select(ComparisonRecord).where(ComparisonRecord.model_name == model_name)
     if since is not None:
-        since = since.replace(tzinfo=dt.UTC) if since.tzinfo is None else since.astimezone(dt.UTC)
+        since = _utc(since)
         query = query.where(ComparisonRecord.at >= since)
     with open_metadata_db(settings) as db, db.session() as session:
         records = list(session.scalars(query.order_by(ComparisonRecord.id)))
@@ -253,6 +254,14 @@ def compare_models(settings: Settings, model_name: str, *, since: dt.datetime | 
 
 
 ARMS = ("champion", "challenger")
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """``moment`` in UTC (a naive one is taken as UTC); a moment outside the calendar is a bad request."""
+    try:
+        return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise InvalidRequest(f"since={moment.isoformat()} lies outside the representable dates") from exc
 
 
 def _pair_figures(pairs: list[ComparisonRecord]) -> dict[str, object]:
