@@ -167,7 +167,7 @@ def train(
 
 @models_app.command("history")
 def models_history(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Registered model name.")]) -> None:
-    """Every alias move of a model (when, who, from which version to which, why) and its lifecycle steps."""
+    """Every alias move of a model (when, who, from which version to which, why), its lifecycle steps and rollouts."""
     from registry.models import alias_history
 
     table = Table("at", "alias", "from", "to", "actor", "reason", title=f"alias history of {name}")
@@ -175,8 +175,15 @@ def models_history(ctx: typer.Context, name: Annotated[str, typer.Argument(help=
         table.add_row(str(move.at), move.alias, move.from_version or "-", move.to_version, move.actor, move.reason)
     console.print(table)
     from registry.cli import lifecycle_table
+    from registry.rollout import rollout_history
 
     console.print(lifecycle_table(_settings(ctx), name))
+    rollouts = Table("at", "from", "mode", "share", "challenger", "actor", "reason", title=f"rollouts of {name}")
+    for change in rollout_history(_settings(ctx), name):
+        share = "-" if change.canary_share is None else f"{change.canary_share:.1%}"
+        rollouts.add_row(str(change.at), change.from_mode or "-", change.mode, share,
+                         change.challenger_version or "-", change.actor, change.reason)  # fmt: skip
+    console.print(rollouts)
 
 
 @models_app.command("compare")

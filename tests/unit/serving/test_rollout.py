@@ -248,6 +248,9 @@ def test_the_cli_sets_a_canary_and_prints_the_comparison(challenger_settings: Se
     assert both.exit_code == 1 and "exactly one of" in str(both.exception)
     assert canary.exit_code == 0, canary.output
     assert "fire_risk rollout: canary 10.0% of entities" in canary.output
+    history = runner.invoke(cli_app, [*data_dir, "models", "history", "fire_risk"])
+    assert history.exit_code == 0 and "rollouts of fire_risk" in history.output
+    assert "10.0%" in history.output and "canary" in history.output
     assert compared.exit_code == 0, compared.output
     for fragment in ("compared pairs", "│ 4 ", "75.0%", "0.0625", "Spearman", "level confusion", "canary arms"):
         assert fragment in compared.output, fragment
