@@ -16,61 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from score_latency import BenchWarehouse, free_port, prepare_bench_warehouse, server  # sibling bench module
-
-
-@dataclass
-class Result:
-    system: str
-    connections: int
-    p50_ms: float
-    p99_ms: float
-    rps: float
-    errors: int
-
-
-async def _load(
-    base_url: str, path: str, body: object, *, connections: int, requests: int, headers: dict[str, str]
-) -> Result:
-    latencies: list[float] = []
-    errors = 0
-    remaining = requests
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal remaining, errors
-        while remaining > 0:
-            remaining -= 1
-            started = time.perf_counter()
-            response = await client.post(path, json=body)
-            latencies.append((time.perf_counter() - started) * 1000)
-            errors += response.status_code != 200
-
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30, headers=headers) as client:
-        for _ in range(50):
-            await client.post(path, json=body)
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(connections)))
-        elapsed = time.perf_counter() - started
-    return Result(
-        "",
-        connections,
-        statistics.median(latencies),
-        float(np.percentile(latencies, 99)),
-        len(latencies) / elapsed,
-        errors,
-    )
+from _load import Result, run_load  # sibling bench modules, not a package
+from score_latency import BenchWarehouse, free_port, prepare_bench_warehouse, server
 
 
 def measure(
@@ -78,7 +30,9 @@ def measure(
 ) -> list[Result]:
     results = []
     for connections in (1, 8):
-        load = _load(base_url, path, body, connections=connections, requests=requests, headers=headers or {})
+        load = run_load(
+            f"{base_url}{path}", body, connections=connections, requests=requests, headers=headers or {}, timeout_s=30
+        )
         result = asyncio.run(load)
         result.system = name
         print(

@@ -19,13 +19,9 @@ import argparse
 import asyncio
 import os
 import signal
-import statistics
 import sys
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,27 +30,14 @@ import numpy as np
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from score_latency import prepare_bench_warehouse  # sibling bench module, not a package
+from _load import Result, run_load  # sibling bench modules, not a package
+from score_latency import prepare_bench_warehouse
 
 if TYPE_CHECKING:
     from warehouse.settings import Settings
 
 CONNECTIONS = (1, 8, 32)
 SCORE = "/v1/score/fire_risk"
-
-
-@dataclass
-class Result:
-    system: str
-    connections: int
-    p50_ms: float
-    p99_ms: float
-    rps: float
-    statuses: Counter[int] = field(default_factory=Counter)
-
-    @property
-    def errors(self) -> int:
-        return sum(count for status, count in self.statuses.items() if status != 200)
 
 
 def plain_deployment(onnx_path: str, output_name: str, max_batch_size: int, batch_wait_timeout_s: float) -> object:
@@ -86,49 +69,10 @@ def plain_deployment(onnx_path: str, output_name: str, max_batch_size: int, batc
     return PlainOnnx.bind()
 
 
-async def _load(
-    url: str,
-    body: object,
-    *,
-    connections: int,
-    requests: int,
-    headers: dict[str, str] | None = None,
-    on_progress: Callable[[int], None] | None = None,
-) -> Result:
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    remaining = requests
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            started = time.perf_counter()
-            try:
-                status = (await client.post(url, json=body)).status_code
-            except httpx.TransportError:
-                status = 0
-            latencies.append((time.perf_counter() - started) * 1000)
-            statuses[status] += 1
-            if on_progress is not None:
-                on_progress(len(latencies))
-
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, timeout=60, headers=headers) as client:
-        for _ in range(50):
-            await client.post(url, json=body)
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(connections)))
-        elapsed = time.perf_counter() - started
-    return Result(
-        "", connections, statistics.median(latencies), float(np.percentile(latencies, 99)), requests / elapsed, statuses
-    )
-
-
 def measure(name: str, url: str, body: object, requests: int, headers: dict[str, str] | None = None) -> list[Result]:
     results = []
     for connections in CONNECTIONS:
-        result = asyncio.run(_load(url, body, connections=connections, requests=requests, headers=headers))
+        result = asyncio.run(run_load(url, body, connections=connections, requests=requests, headers=headers))
         result.system = name
         print(
             f"system={name:<16} conns={connections:<2} p50_ms={result.p50_ms:7.3f} p99_ms={result.p99_ms:8.3f} "
@@ -171,7 +115,7 @@ def kill_under_load(settings: Settings, row: dict[str, float | None], requests: 
                 os.kill(victim.pid, signal.SIGKILL)
 
         result = asyncio.run(
-            _load(
+            run_load(
                 url, {"features": [row]}, connections=8, requests=requests, headers=headers, on_progress=kill_at_quarter
             )
         )

@@ -6,7 +6,8 @@ more than its most protected version allows; a model none of whose cards names a
 names, or else its model's (a new version of an internal model is internal until its card says
 otherwise). Once a
 version is approved its card no longer changes, so :class:`ServedClassifications` caches the levels of
-servable versions for the scoring path.
+servable versions, and the levels of models, for the scoring path; the serving repository clears it
+whenever governance changes (a card changes only through an audited step).
 """
 
 from __future__ import annotations
@@ -57,12 +58,30 @@ def cleared_models(settings: Settings, clearance: ClassificationLevel) -> frozen
 
 
 class ServedClassifications:
-    """Levels of servable versions, read once per version and then kept (they cannot change)."""
+    """Levels of servable versions and of models, read once and kept until :meth:`clear`."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._levels: dict[tuple[str, str], ClassificationLevel] = {}
+        self._model_levels: dict[str, ClassificationLevel] = {}
         self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        """Forget every cached level (governance changed: a card or the set of versions may have)."""
+        with self._lock:
+            self._levels.clear()
+            self._model_levels.clear()
+
+    def of_model(self, model_name: str) -> ClassificationLevel:
+        """The level of ``model_name`` (see :func:`model_classification`)."""
+        with self._lock:
+            cached = self._model_levels.get(model_name)
+        if cached is not None:
+            return cached
+        level = model_classification(self._settings, model_name=model_name)
+        with self._lock:
+            self._model_levels[model_name] = level
+        return level
 
     def of(self, model_name: str, version: str) -> ClassificationLevel:
         """The level of ``model_name`` version ``version``."""

@@ -1,6 +1,6 @@
 """The registry's commands of the ``warehouse`` CLI: review and release of model versions.
 
-``warehouse models submit|approve|reject|promote|rollback|suspend|reinstate|delist|card|state``; the
+``warehouse models submit|approve|reject|promote|rollback|rollout|suspend|reinstate|delist|card|state``; the
 composing CLI (``warehouse.cli``) adds them to its ``models`` sub-app. The acting person comes from
 ``--actor`` (default: the OS user): the CLI is the local operator's tool, while over HTTP the actor
 is the principal whose API key made the request. Heavy packages are imported inside the commands.
@@ -167,6 +167,31 @@ def rollback(
     _print_move(rollback_alias(_settings(ctx), model_name=name, alias=alias, actor=_actor(actor), reason=reason))
 
 
+def rollout(
+    ctx: typer.Context,
+    name: NameArgument,
+    canary: Annotated[
+        float | None, typer.Option(help="Send this share of entities (0 < share < 1) to the challenger.")
+    ] = None,
+    shadow: Annotated[bool, typer.Option("--shadow", help="Champion answers; the challenger is logged.")] = False,
+    off: Annotated[bool, typer.Option("--off", help="Champion answers everything.")] = False,
+    actor: ActorOption = None,
+    reason: ReasonOption = "",
+) -> None:
+    """Set how the challenger takes part in serving: a canary share, shadow, or off."""
+    from registry.rollout import RolloutMode, set_rollout
+
+    chosen = [mode for mode, given in ((RolloutMode.CANARY, canary is not None), (RolloutMode.SHADOW, shadow),
+                                       (RolloutMode.OFF, off)) if given]  # fmt: skip
+    if len(chosen) != 1:
+        raise InvalidRequest("give exactly one of --canary SHARE, --shadow or --off")
+    done = set_rollout(
+        _settings(ctx), model_name=name, mode=chosen[0], canary_share=canary, actor=_actor(actor), reason=reason
+    )
+    share = f" {done.canary_share:.1%} of entities" if done.canary_share is not None else ""
+    console.print(f"{done.model_name} rollout: [bold]{done.mode}[/bold]{share} (by {done.actor})", highlight=False)
+
+
 class CardOutput(StrEnum):
     """How ``models card`` prints the card."""
 
@@ -272,7 +297,7 @@ def lifecycle_table(settings: Settings, name: str, version: str | None = None) -
 
 def register_model_commands(models_app: typer.Typer) -> None:
     """Add the governance commands to the ``models`` sub-app."""
-    for command in (submit, approve, reject, promote, rollback, suspend, reinstate, delist, card, state):
+    for command in (submit, approve, reject, promote, rollback, rollout, suspend, reinstate, delist, card, state):
         models_app.command(command.__name__)(command)
     models_app.command("export")(export)
     models_app.command("import")(import_model)

@@ -40,6 +40,7 @@ from registry.lifecycle import (
     suspend,
 )
 from registry.models import AliasMove, alias_history
+from registry.rollout import Rollout, RolloutChange, RolloutMode, get_rollout, rollout_history, set_rollout
 from warehouse.audit import AuditEntry, ChainReport, list_entries, verify_chain
 from warehouse.auth import CallerDep, require, require_clearance, require_grant
 from warehouse.errors import InvalidRequest
@@ -91,6 +92,18 @@ class PromoteRequest(StepRequest):
     version: str = Field(pattern=r"^[0-9]+$")
 
 
+class RolloutRequest(StepRequest):
+    """How the challenger takes part in serving: off, a canary share of entities, or shadow."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"mode": "canary", "canary_share": 0.1, "reason": "try v3 on 10%"}]},
+    )
+
+    mode: RolloutMode
+    canary_share: float | None = Field(default=None, gt=0, lt=1, description="Canary only: share of entities.")
+
+
 class CardResponse(BaseModel):
     """A model card, structured and as Markdown."""
 
@@ -102,10 +115,11 @@ class CardResponse(BaseModel):
 
 
 class HistoryResponse(BaseModel):
-    """Alias moves and lifecycle steps of a model, oldest first."""
+    """Alias moves, lifecycle steps and rollout changes of a model, oldest first."""
 
     aliases: list[AliasMove]
     lifecycle: list[Transition]
+    rollouts: list[RolloutChange]
 
 
 def _check_version(settings: Settings, caller: Caller, name: str, version: str) -> None:
@@ -238,8 +252,36 @@ def model_history(name: str, settings: SettingsDep, caller: Reader) -> HistoryRe
     """Alias moves and lifecycle steps of a model."""
     _check_model(settings, caller, name)
     return HistoryResponse(
-        aliases=alias_history(settings, name), lifecycle=lifecycle_history(settings, model_name=name)
+        aliases=alias_history(settings, name),
+        lifecycle=lifecycle_history(settings, model_name=name),
+        rollouts=rollout_history(settings, name),
     )
+
+
+@router.put("/models/{name}/rollout", response_model=Rollout)
+def put_rollout(
+    name: str,
+    body: RolloutRequest,
+    settings: SettingsDep,
+    caller: Annotated[Caller, Depends(require(Permission.MODELS_PROMOTE))],
+) -> Rollout:
+    """Set how the challenger takes part in serving (canary and shadow need a challenger alias)."""
+    _check_model(settings, caller, name)
+    return set_rollout(
+        settings,
+        model_name=name,
+        mode=body.mode,
+        canary_share=body.canary_share,
+        actor=caller.principal,
+        reason=body.reason,
+    )
+
+
+@router.get("/models/{name}/rollout", response_model=Rollout)
+def read_rollout(name: str, settings: SettingsDep, caller: Reader) -> Rollout:
+    """The model's rollout (off if it was never set)."""
+    _check_model(settings, caller, name)
+    return get_rollout(settings, name)
 
 
 @router.get(

@@ -3,7 +3,8 @@
 Two apps in one process (tests, the Ray engine's replicas) each get their own
 :class:`ServingMetrics`, so metric names never clash. :class:`MetricsMiddleware` counts every HTTP
 request by route template and status, and errors by their machine-readable code; the scoring
-paths time model inference per model and version and the online feature lookup.
+paths time model inference per model and version and the online feature lookup, and the comparison
+log of canary and shadow rollouts counts the rows it wrote and the jobs it dropped or failed.
 """
 
 from __future__ import annotations
@@ -50,6 +51,18 @@ class ServingMetrics:
         self.feature_lookup_latency = Histogram(
             "warehouse_feature_lookup_duration_seconds", "Online feature store lookup time by feature service.",
             ["feature_service"], buckets=LATENCY_BUCKETS_S, registry=self.registry,
+        )  # fmt: skip
+        self.comparison_rows_logged = Counter(
+            "warehouse_comparison_rows_logged", "Canary and shadow answers written to the comparison log.",
+            ["model", "mode"], registry=self.registry,
+        )  # fmt: skip
+        self.comparison_jobs_dropped = Counter(
+            "warehouse_comparison_jobs_dropped", "Canary and shadow jobs dropped because the log's queue was full.",
+            ["model", "mode"], registry=self.registry,
+        )  # fmt: skip
+        self.comparison_jobs_failed = Counter(
+            "warehouse_comparison_jobs_failed", "Canary and shadow jobs that failed (challenger or database error).",
+            ["model", "mode"], registry=self.registry,
         )  # fmt: skip
         self.models_loaded = Gauge(
             "warehouse_models_loaded", "Model versions loaded in this server.", registry=self.registry

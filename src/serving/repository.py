@@ -8,7 +8,10 @@ has finished with at least one model loaded.
 A watcher thread (:meth:`ModelRepository.start_watching`) polls the governance revision (a counter
 that moves with every lifecycle step and alias move); when it moves, alias mappings are forgotten and
 versions that are no longer approved or published (suspended, delisted) are dropped, so that a
-suspension takes effect without a restart.
+suspension takes effect without a restart. The same pass forgets the cached rollout of each model
+(:mod:`registry.rollout`: a change is audited, so it moves the revision) and the cached classification
+levels (a card changes only through an audited step), so both are read from the database once per
+model or version and governance change, never per request.
 
 What a loaded version is depends on the engine: by default an in-process ONNX Runtime session
 (:class:`serving.runtime.OnnxModel`); the Ray engine passes an ``open_model`` that answers a model
@@ -21,12 +24,14 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from registry.classification import ServedClassifications
 from warehouse.errors import ModelNotFound, ModelNotReady
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from registry.models import ModelArtifact
+    from registry.rollout import Rollout
     from registry.store import GovernanceProbe
     from serving.runtime import OnnxModel
     from warehouse.settings import Settings
@@ -49,6 +54,9 @@ class ModelRepository:
         self._open_model = open_model
         self._models: dict[tuple[str, str], OnnxModel] = {}
         self._aliases: dict[tuple[str, str], str] = {}
+        self._rollouts: dict[str, Rollout] = {}
+        self.classifications = ServedClassifications(settings)
+        """Classification levels of served versions and models, forgotten when governance changes."""
         self._lock = threading.RLock()
         self._startup_done = threading.Event()
         self.startup_error: str | None = None
@@ -76,6 +84,8 @@ class ModelRepository:
         with self._lock:
             self._revision = revision
             self._aliases.clear()
+            self._rollouts.clear()
+            self.classifications.clear()
             for key in keys:
                 if key not in servable:
                     self._models.pop(key, None)
@@ -110,6 +120,20 @@ class ModelRepository:
                     logger.exception("reading the governance revision failed; retrying")
         finally:
             probe.close()
+
+    def rollout(self, model_name: str) -> Rollout:
+        """The rollout of ``model_name``, read once per governance revision."""
+        from registry.rollout import get_rollout
+
+        with self._lock:
+            cached, revision = self._rollouts.get(model_name), self._revision
+        if cached is not None:
+            return cached
+        rollout = get_rollout(self.settings, model_name)
+        with self._lock:
+            if self._revision == revision:  # else governance moved while reading: do not keep a stale answer
+                self._rollouts[model_name] = rollout
+        return rollout
 
     def loaded(self) -> list[OnnxModel]:
         """Every loaded model version."""

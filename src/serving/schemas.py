@@ -31,7 +31,10 @@ class ScoreRequest(BaseModel):
         min_length=1,
         max_length=100,
         pattern=r"^[A-Za-z0-9_.-]+$",
-        description="Registry alias (or a version number) of the model to use.",
+        description=(
+            "Registry alias (or a version number) of the model to use. With the default, champion, a canary "
+            "or shadow rollout of the model's challenger applies to entity requests."
+        ),
     )
     explain: bool = Field(default=False, description="Also answer the top reasons (exact per-feature contributions).")
 
@@ -83,6 +86,12 @@ class EntityScore(BaseModel):
     reasons: list[Reason] | None = Field(
         default=None, exclude_if=_absent, description="Top reasons, largest first, when explain=true."
     )
+    model_version: str | None = Field(
+        default=None, exclude_if=_absent, description="Under a canary: the version that answered this entity."
+    )
+    alias: str | None = Field(
+        default=None, exclude_if=_absent, description="Under a canary: champion or challenger, whichever answered."
+    )
     error: ErrorDetail | None = None
 
 
@@ -91,6 +100,11 @@ class ScoreResponse(BaseModel):
 
     algorithm: str
     model_name: str
-    model_version: str
+    model_version: str = Field(description="The version the alias asked for resolved to (the champion by default).")
     alias: str
+    rollout: str | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="canary or shadow when the model's challenger took part (absent otherwise).",
+    )
     results: list[EntityScore]

@@ -3,6 +3,13 @@
 Entity ids are looked up in the online feature store, inline rows are taken as given; both go
 through the same model runtime and grading. Unknown entities are answered one by one with an
 ``entity_not_found`` error instead of failing the whole request. No HTTP here.
+
+Canary and shadow rollouts (:mod:`registry.rollout`) apply to entity requests for the default alias
+(``champion``): :meth:`ScoringService.plan` says which models a request may use. Under a canary each
+entity is answered by the arm its hash picks (:mod:`serving.canary`) and says which version and
+alias answered it; in shadow mode the champion answers and the challenger scores the same feature
+rows in :class:`serving.comparison.ComparisonLog`'s worker. Inline rows (what-if) and requests that
+name an alias or a version are answered by that alias or version alone.
 """
 
 from __future__ import annotations
@@ -15,14 +22,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
+from registry.rollout import CHALLENGER_ALIAS, RolloutMode
+from serving.canary import TrafficPlan
+from serving.comparison import ComparisonLog, ComparisonRow
 from serving.metrics import ServingMetrics
+from serving.repository import DEFAULT_ALIAS
 from serving.schemas import EntityScore, ErrorDetail, Reason, ScoreResponse
-from warehouse.errors import EntityNotFound, InvalidRequest
+from warehouse.errors import EntityNotFound, InvalidRequest, ModelNotApproved, ModelNotFound, ModelNotReady
 
 if TYPE_CHECKING:
     from feast import FeatureStore
 
     from algorithms.base import Algorithm
+    from features.online import OnlineVectors
     from serving.repository import ModelRepository
     from serving.runtime import OnnxModel
     from warehouse.settings import Settings
@@ -39,6 +51,8 @@ class ScoringService:
         self.settings = settings
         self.repository = repository
         self.metrics = metrics or ServingMetrics()
+        self.comparisons = ComparisonLog(settings, self.metrics)
+        """Where canary and shadow answers go (written by its own worker thread)."""
         self._feature_store: FeatureStore | None = None
         self._store_lock = threading.Lock()
 
@@ -51,24 +65,40 @@ class ScoringService:
                 self._feature_store = open_feature_store(self.settings)
             return self._feature_store
 
-    def score_entities(
-        self, algorithm: Algorithm, entity_ids: Sequence[str], *, alias: str, explain: bool = False
-    ) -> ScoreResponse:
-        """Look up each entity's online features and score the ones found."""
-        self._check_size(len(entity_ids))
-        from features.online import read_online_vectors
-
-        model = self.repository.get(algorithm.name, alias)
-        with self.metrics.time_feature_lookup(model.metadata.feature_service):
-            online = read_online_vectors(
-                self.feature_store(),
-                feature_service=model.metadata.feature_service,
-                entity_key=model.metadata.entity,
-                entity_ids=entity_ids,
+    def plan(self, algorithm_name: str, alias: str) -> TrafficPlan:
+        """The models a request for ``alias`` may use: the challenger too under a rollout of the default alias."""
+        champion = self.repository.get(algorithm_name, alias)
+        plain = TrafficPlan(alias=alias, champion=champion)
+        if alias != DEFAULT_ALIAS:
+            return plain
+        rollout = self.repository.rollout(champion.metadata.model_name)
+        if rollout.mode == RolloutMode.OFF:
+            return plain
+        try:
+            challenger = self.repository.get(algorithm_name, CHALLENGER_ALIAS)
+        except (ModelNotFound, ModelNotApproved, ModelNotReady) as exc:
+            logger.warning(
+                "%s rollout of %s: no servable challenger (%s); champion only", rollout.mode, algorithm_name, exc
             )
-        matrix = _in_model_order(model, online.values, online.feature_names)
-        with self.metrics.time_inference(model.metadata.model_name, model.version):
-            by_id = _score_matrix(model, matrix, entity_ids=online.entity_ids, explain=explain)
+            return plain
+        if challenger.version == champion.version:
+            return plain
+        return TrafficPlan(
+            alias=alias, champion=champion, mode=rollout.mode, challenger=challenger,
+            canary_share=rollout.canary_share or 0.0,
+        )  # fmt: skip
+
+    def score_entities(
+        self, algorithm: Algorithm, entity_ids: Sequence[str], *, plan: TrafficPlan, explain: bool = False
+    ) -> ScoreResponse:
+        """Look up each entity's online features and score the ones found, as ``plan`` routes them."""
+        self._check_size(len(entity_ids))
+        if plan.mode == RolloutMode.CANARY and plan.challenger is not None:
+            by_id = self._score_canary(plan, plan.challenger, entity_ids, explain=explain)
+        else:
+            online, by_id = self._lookup_and_score(plan.champion, entity_ids, explain=explain)
+            if plan.mode == RolloutMode.SHADOW and plan.challenger is not None and by_id:
+                self._shadow(plan, plan.challenger, online, by_id)
         missing = EntityNotFound("no online features for this entity")
         results = [
             by_id.get(entity_id)
@@ -81,7 +111,79 @@ class ScoringService:
             )
             for entity_id in entity_ids
         ]
-        return _response(algorithm, model, alias, results)
+        response = _response(algorithm, plan.champion, plan.alias, results)
+        if plan.mode != RolloutMode.OFF:
+            response.rollout = plan.mode
+        return response
+
+    def _lookup_and_score(
+        self, model: OnnxModel, entity_ids: Sequence[str], *, explain: bool
+    ) -> tuple[OnlineVectors, dict[object, EntityScore]]:
+        from features.online import read_online_vectors
+
+        with self.metrics.time_feature_lookup(model.metadata.feature_service):
+            online = read_online_vectors(
+                self.feature_store(),
+                feature_service=model.metadata.feature_service,
+                entity_key=model.metadata.entity,
+                entity_ids=entity_ids,
+            )
+        matrix = _in_model_order(model, online.values, online.feature_names)
+        with self.metrics.time_inference(model.metadata.model_name, model.version):
+            return online, _score_matrix(model, matrix, entity_ids=online.entity_ids, explain=explain)
+
+    def _score_canary(
+        self, plan: TrafficPlan, challenger: OnnxModel, entity_ids: Sequence[str], *, explain: bool
+    ) -> dict[object, EntityScore]:
+        """Each entity answered by its arm, tagged with the version and alias that answered it; both logged."""
+        to_challenger = [entity_id for entity_id in entity_ids if plan.goes_to_challenger(entity_id)]
+        chosen = set(to_challenger)
+        arms = (
+            (DEFAULT_ALIAS, plan.champion, [entity_id for entity_id in entity_ids if entity_id not in chosen]),
+            (CHALLENGER_ALIAS, challenger, to_challenger),
+        )
+        answers: dict[object, EntityScore] = {}
+        rows: list[ComparisonRow] = []
+        for arm, model, ids in arms:
+            if not ids:
+                continue
+            _, scored = self._lookup_and_score(model, ids, explain=explain)
+            for key, answer in scored.items():
+                answers[key] = answer.model_copy(update={"model_version": model.version, "alias": arm})
+                rows.append(_canary_row(plan, challenger, arm, answer))
+        if rows:
+            self.comparisons.submit(model_name=plan.model_name, mode=RolloutMode.CANARY, job=lambda: rows)
+        return answers
+
+    def _shadow(
+        self, plan: TrafficPlan, challenger: OnnxModel, online: OnlineVectors, answers: dict[object, EntityScore]
+    ) -> None:
+        """Hand the champion's answers and the feature rows to the log's worker, which scores the challenger."""
+        champion_version = plan.champion.version
+
+        def compare() -> list[ComparisonRow]:
+            matrix = _in_model_order(challenger, online.values, online.feature_names)
+            scores = challenger.score_matrix(matrix)
+            rows = []
+            for position, entity_id in enumerate(online.entity_ids):
+                answer = answers[entity_id]
+                rows.append(
+                    ComparisonRow(
+                        model_name=plan.model_name,
+                        entity_id=entity_id,
+                        mode=RolloutMode.SHADOW,
+                        served_by=DEFAULT_ALIAS,
+                        champion_version=champion_version,
+                        challenger_version=challenger.version,
+                        champion_score=answer.score,
+                        challenger_score=float(scores.probabilities[position]),
+                        champion_level=answer.level,
+                        challenger_level=str(scores.grades.levels[position]),
+                    )
+                )
+            return rows
+
+        self.comparisons.submit(model_name=plan.model_name, mode=RolloutMode.SHADOW, job=compare)
 
     def score_features(
         self, algorithm: Algorithm, rows: Sequence[Mapping[str, object]], *, alias: str, explain: bool = False
@@ -160,6 +262,17 @@ def _score_matrix(
             reasons=None if reasons is None else reasons[position],
         )
     return answers
+
+
+def _canary_row(plan: TrafficPlan, challenger: OnnxModel, arm: str, answer: EntityScore) -> ComparisonRow:
+    """The log row of one canary answer: the arm that answered, both versions, that arm's score and level."""
+    by_champion = arm == DEFAULT_ALIAS
+    return ComparisonRow(
+        model_name=plan.model_name, entity_id=answer.entity_id or "", mode=RolloutMode.CANARY, served_by=arm,
+        champion_version=plan.champion.version, challenger_version=challenger.version,
+        champion_score=answer.score if by_champion else None, challenger_score=None if by_champion else answer.score,
+        champion_level=answer.level if by_champion else None, challenger_level=None if by_champion else answer.level,
+    )  # fmt: skip
 
 
 def _response(algorithm: Algorithm, model: OnnxModel, alias: str, results: list[EntityScore]) -> ScoreResponse:

@@ -21,12 +21,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry import routes as registry_routes
-from registry.classification import ServedClassifications
 from scheduling import routes as scheduling_routes
 from serving.limits import RequestLimitsMiddleware
 from serving.metrics import MetricsMiddleware, ServingMetrics
 from serving.repository import ModelRepository
-from serving.routes import metrics, native, v2
+from serving.routes import comparison, metrics, native, v2
 from serving.scoring import ScoringService
 from warehouse.auth import check_declared_permissions, render_access_denied
 from warehouse.errors import AccessDenied, WarehouseError
@@ -61,13 +60,14 @@ def create_app(settings: Settings | None = None, *, open_model: ModelOpener | No
     app.state.metrics = ServingMetrics(app.state.repository)  # one registry per app, never the global one
     app.state.scoring = ScoringService(settings, app.state.repository, metrics=app.state.metrics)
     app.state.identity = IdentityStore(settings)
-    app.state.classifications = ServedClassifications(settings)
+    app.state.classifications = app.state.repository.classifications  # cleared with each governance change
     app.add_exception_handler(WarehouseError, _render_warehouse_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
     app.add_exception_handler(AccessDenied, render_access_denied)  # type: ignore[arg-type]  # audits every refusal
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _render_unexpected_error)
-    for router in (native.router, v2.router, metrics.router, registry_routes.router, scheduling_routes.router):
+    routers = (native, v2, metrics, comparison, registry_routes, scheduling_routes)
+    for router in (module.router for module in routers):
         app.include_router(router)
     check_declared_permissions(app)
     app.add_middleware(
@@ -86,6 +86,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     loading = loop.run_in_executor(None, _warm_up, app)
     yield
     app.state.repository.stop_watching()
+    await loop.run_in_executor(None, app.state.scoring.comparisons.stop)  # writes what is queued first
     app.state.identity.close()
     if not loading.done():
         logger.info("shutting down while models are still loading")

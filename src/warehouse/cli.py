@@ -6,6 +6,7 @@ errors print one line and exit 1; usage errors exit 2 (typer's own).
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -26,6 +27,7 @@ from warehouse.nodes_cli import nodes_app
 from warehouse.settings import EngineKind, Settings, get_settings
 
 if TYPE_CHECKING:
+    from serving.comparison import ComparisonReport
     from warehouse.pipeline import PublishedModel
 
 console = Console()
@@ -165,7 +167,7 @@ def train(
 
 @models_app.command("history")
 def models_history(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Registered model name.")]) -> None:
-    """Every alias move of a model (when, who, from which version to which, why) and its lifecycle steps."""
+    """Every alias move of a model (when, who, from which version to which, why), its lifecycle steps and rollouts."""
     from registry.models import alias_history
 
     table = Table("at", "alias", "from", "to", "actor", "reason", title=f"alias history of {name}")
@@ -173,8 +175,64 @@ def models_history(ctx: typer.Context, name: Annotated[str, typer.Argument(help=
         table.add_row(str(move.at), move.alias, move.from_version or "-", move.to_version, move.actor, move.reason)
     console.print(table)
     from registry.cli import lifecycle_table
+    from registry.rollout import rollout_history
 
     console.print(lifecycle_table(_settings(ctx), name))
+    rollouts = Table("at", "from", "mode", "share", "challenger", "actor", "reason", title=f"rollouts of {name}")
+    for change in rollout_history(_settings(ctx), name):
+        share = "-" if change.canary_share is None else f"{change.canary_share:.1%}"
+        rollouts.add_row(str(change.at), change.from_mode or "-", change.mode, share,
+                         change.challenger_version or "-", change.actor, change.reason)  # fmt: skip
+    console.print(rollouts)
+
+
+@models_app.command("compare")
+def models_compare(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    since: Annotated[
+        dt.datetime | None, typer.Option(help="Only answers logged at or after this time (UTC unless given).")
+    ] = None,
+) -> None:
+    """Agreement of champion and challenger from the canary and shadow comparison log."""
+    from serving.comparison import compare_models
+
+    report = compare_models(_settings(ctx), name, since=since)
+    console.print(comparison_table(report))
+    if report.level_confusion:
+        confusion = Table("champion level", "challenger level", "pairs", title="level confusion")
+        for cell in report.level_confusion:
+            confusion.add_row(cell.champion_level, cell.challenger_level, str(cell.count))
+        console.print(confusion)
+    arms = Table("arm", "versions", "answers", "mean score", "p10", "p50", "p90", "levels", title="canary arms")
+    for arm in report.canary:
+        quantiles = [_figure(arm.score_quantiles.get(key)) for key in ("p10", "p50", "p90")]
+        levels = ", ".join(f"{level}: {count}" for level, count in arm.levels.items()) or "-"
+        arms.add_row(
+            arm.arm, ", ".join(arm.versions) or "-", str(arm.answers), _figure(arm.mean_score), *quantiles, levels
+        )
+    console.print(arms)
+
+
+def comparison_table(report: ComparisonReport) -> Table:
+    """The shadow figures of a comparison report as a two-column table."""
+    table = Table("figure", "value", title=f"shadow comparison of {report.model_name}")
+    table.add_row("compared pairs", str(report.pairs))
+    table.add_row("versions", ", ".join(report.version_pairs) or "-")
+    agreement = "-" if report.level_agreement is None else f"{report.level_agreement:.1%}"
+    table.add_row("level agreement", agreement)
+    for label, value in (
+        ("mean |score diff|", report.mean_abs_score_diff),
+        ("max |score diff|", report.max_abs_score_diff),
+        ("Pearson r", report.pearson),
+        ("Spearman rho", report.spearman),
+    ):
+        table.add_row(label, _figure(value))
+    return table
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 @batch_app.command("score")

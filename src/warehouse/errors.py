@@ -118,6 +118,12 @@ class ModelNotApproved(Conflict):
     code = "model_not_approved"
 
 
+class ChallengerMissing(Conflict):
+    """A canary or shadow rollout was asked of a model that has no ``challenger`` alias."""
+
+    code = "challenger_missing"
+
+
 class ModelCardIncomplete(WarehouseError):
     """The model card lacks fields that review and approval require."""
 

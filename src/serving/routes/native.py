@@ -1,7 +1,9 @@
 """The native scoring API: ``POST /v1/score/{algorithm}``.
 
 Needs the ``score`` permission; the caller must also be granted the algorithm's model (role
-``app``) and cleared for the classification of the version the alias resolves to.
+``app``) and cleared for the classification of the version the alias resolves to. Under a canary or
+shadow rollout the challenger takes part only for callers cleared for its version too; for others
+the champion answers everything.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from serving.schemas import ScoreRequest, ScoreResponse
 from warehouse.auth import require, require_clearance, require_grant
 from warehouse.identity import Caller
 from warehouse.permissions import Permission
+from warehouse.security import clears
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 
@@ -32,9 +35,13 @@ def score(
 
     algo = get_algorithm(algorithm)
     require_grant(caller, algo.name)
-    model = scoring.repository.get(algo.name, body.alias)
-    require_clearance(caller, algo.name, classifications.of(model.metadata.model_name, model.version))
+    plan = scoring.plan(algo.name, body.alias)
+    require_clearance(caller, algo.name, classifications.of(plan.model_name, plan.champion.version))
+    if plan.challenger is not None and not clears(
+        caller.clearance, classifications.of(plan.model_name, plan.challenger.version)
+    ):
+        plan = plan.without_challenger()
     if body.entities is not None:
-        return scoring.score_entities(algo, body.entities, alias=body.alias, explain=body.explain)
+        return scoring.score_entities(algo, body.entities, plan=plan, explain=body.explain)
     assert body.features is not None  # guaranteed by ScoreRequest's validator
     return scoring.score_features(algo, body.features, alias=body.alias, explain=body.explain)

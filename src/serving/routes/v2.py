@@ -24,7 +24,6 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from registry.classification import model_classification
 from serving.dataplane import InferenceDataPlane
 from serving.dependencies import MetricsDep, RepositoryDep, SettingsDep
 from serving.v2_schemas import (
@@ -104,7 +103,7 @@ def get_dataplane(
     caller: Annotated[Caller, Depends(require(Permission.SCORE))],
 ) -> InferenceDataPlane:
     """The data plane over the app's model repository, once the caller may use model ``name``."""
-    require_model_access(caller, name, model_classification(settings, model_name=name))
+    require_model_access(caller, name, repository.classifications.of_model(name))
     return InferenceDataPlane(settings, repository, metrics=metrics)
 
 
