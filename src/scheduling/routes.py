@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from scheduling.alerts import Alert, AlertAction, act_on_alert, list_alerts
+from scheduling.executor import execute_run
 from scheduling.jobs import (
     JobView,
     ResultsPage,
@@ -26,6 +27,7 @@ from scheduling.jobs import (
     list_results,
     list_runs,
     set_paused,
+    start_job_run,
 )
 from scheduling.scheduler import BackfillReport, backfill_job
 from scheduling.specs import JobSpec
@@ -54,6 +56,14 @@ class BackfillRequest(BaseModel):
 
     start: dt.datetime
     end: dt.datetime
+
+
+class StartRunRequest(BaseModel):
+    """Which job to run now, outside its schedule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job: str = Field(max_length=200)
 
 
 class AlertActionRequest(BaseModel):
@@ -103,6 +113,14 @@ def runs_index(
 ) -> list[RunView]:
     """Recent runs, newest first."""
     return list_runs(settings, job_name=job, limit=limit)
+
+
+@router.post("/v1/runs", status_code=202, dependencies=MANAGE_JOBS)
+def runs_start(settings: SettingsDep, body: StartRunRequest, background: BackgroundTasks) -> RunView:
+    """Run a job now: the run is recorded (model version pinned) and executes after the answer; poll its id."""
+    run_id = start_job_run(settings, body.job)
+    background.add_task(execute_run, settings, run_id)
+    return get_run(settings, run_id)
 
 
 @router.get("/v1/runs/{run_id}", dependencies=READ_JOBS)

@@ -339,7 +339,7 @@ def _key_and_principal(session: Session, key_id: str) -> tuple[ApiKeyRecord, Pri
     ).one_or_none()
     if row is None:
         raise Unauthenticated(INVALID_KEY, reason="unknown_key", key_id=key_id)
-    key, principal = row.tuple()
+    key, principal = row
     return key, principal
 
 

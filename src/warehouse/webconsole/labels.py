@@ -79,6 +79,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "next_tick": ("下次运行", "Next tick"),
     "paused": ("已暂停", "Paused"),
     "active": ("运行中", "Active"),
+    "run_now": ("立即运行", "Run now"),
     "pause": ("暂停", "Pause"),
     "resume": ("恢复", "Resume"),
     "runs": ("运行记录", "Runs"),

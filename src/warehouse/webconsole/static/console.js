@@ -28,9 +28,14 @@
     return answer.status + " " + answer.text.slice(0, 200);
   }
 
-  function formBody(form) {
+  function formBody(form, button) {
+    /* The fields the button names (data-fields="a b"), or else every field but those only one button needs. */
+    const wanted = button.dataset.fields ? button.dataset.fields.split(" ") : null;
     const body = {};
-    new FormData(form).forEach(function (value, name) { body[name] = value; });
+    new FormData(form).forEach(function (value, name) {
+      const ownedByOther = form.querySelector('button[data-fields~="' + name + '"]');
+      if (wanted ? wanted.indexOf(name) >= 0 : !ownedByOther) { body[name] = value; }
+    });
     return body;
   }
 
@@ -50,7 +55,7 @@
     const buttons = form.querySelectorAll("button");
     buttons.forEach(function (b) { b.disabled = true; });
     showResult(form, "…", false);
-    callApi("POST", button.dataset.url, formBody(form)).then(function (answer) {
+    callApi("POST", button.dataset.url, formBody(form, button)).then(function (answer) {
       if (answer.ok) { showResult(form, "✓", false); window.location.reload(); return; }
       buttons.forEach(function (b) { b.disabled = false; });
       showResult(form, errorMessage(answer), true);
