@@ -233,3 +233,23 @@ def test_static_files_are_served_openly(console_settings: Settings) -> None:
 
     for name in ("htmx.min.js", "console.js", "console.css"):
         assert client.get(f"/console/static/{name}").status_code == 200, name
+
+
+def test_the_demo_prints_the_console_url_and_the_key_to_sign_in_with(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from warehouse.demo import _print_where_to_look
+    from warehouse.identity import bootstrap_admin
+    from warehouse.pipeline import initialize
+
+    settings = Settings(data_dir=tmp_path / "wh", port=8181)
+    initialize(settings)
+    admin_key = bootstrap_admin(settings)
+    assert admin_key is not None
+    console = Console(record=True, width=200)
+
+    _print_where_to_look(settings, tmp_path, console, admin_key=admin_key)
+
+    text = console.export_text()
+    assert "web console     http://127.0.0.1:8181/console" in text
+    assert f"admin API key   {admin_key.token}" in text and "sign in to the console" in text
