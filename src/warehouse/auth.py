@@ -1,8 +1,11 @@
 """HTTP authentication and authorisation: who calls (``CallerDep``) and what each route allows.
 
-Every route declares one permission, ``Depends(require(Permission.X))``; the app factory refuses to
-build an app with a route that declares none (:func:`check_declared_permissions`), except the
-health probes and the OpenAPI documents in :data:`OPEN_PATHS`. Model routes add
+A caller is known by its bearer API key or by the web console's session cookie
+(:mod:`warehouse.sessions`, re-checked against the key on every request); a state-changing request
+made with the cookie must carry the session's CSRF token. Every route declares one permission,
+``Depends(require(Permission.X))``; the app factory refuses to build an app with a route that
+declares none (:func:`check_declared_permissions`), except the health probes, the OpenAPI documents
+and the console's sign-in page and static files in :data:`OPEN_PATHS`. Model routes add
 :func:`require_grant` and :func:`require_clearance` once they know the model. Every refusal
 (401 ``unauthenticated``, 403 ``forbidden``) is appended to the audit chain by
 :func:`render_access_denied`, the app's handler for :class:`~warehouse.errors.AccessDenied`;

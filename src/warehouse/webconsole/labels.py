@@ -8,6 +8,7 @@ Language = Literal["zh", "en"]
 
 LABELS: dict[str, tuple[str, str]] = {
     "title": ("算法仓库控制台", "Algorithm warehouse console"),
+    "skip": ("跳到正文", "Skip to content"),
     "catalog": ("模型目录", "Catalog"),
     "alerts": ("预警", "Alerts"),
     "audit": ("审计日志", "Audit"),

@@ -68,6 +68,7 @@ def model_page(
     if model is None or (version is not None and version not in {v.version for v in model.versions}):
         return render(request, "not_found.html", caller=caller, status=404, what=f"{name} {version or ''}".strip())
     shown = version or model.champion or model.latest.version
+    card = get_card(settings, model_name=name, version=shown)
     return render(
         request,
         "model.html",
@@ -75,8 +76,8 @@ def model_page(
         model=model,
         shown=shown,
         state=get_state(settings, model_name=name, version=shown),
-        card=get_card(settings, model_name=name, version=shown),
-        card_html=render_html(get_card(settings, model_name=name, version=shown)),
+        card=card,
+        card_html=render_html(card),
         aliases=alias_history(settings, name),
         lifecycle=lifecycle_history(settings, model_name=name),
         may_review=caller.may(Permission.MODELS_APPROVE),

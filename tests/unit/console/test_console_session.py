@@ -253,3 +253,15 @@ def test_the_demo_prints_the_console_url_and_the_key_to_sign_in_with(tmp_path: P
     text = console.export_text()
     assert "web console     http://127.0.0.1:8181/console" in text
     assert f"admin API key   {admin_key.token}" in text and "sign in to the console" in text
+
+
+def test_the_signing_secret_is_private_to_the_node(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "wh")
+    token = SessionSigner(settings).issue("0123456789abcdef", expires_at=utc_now() + dt.timedelta(hours=1))
+
+    secret = settings.data_dir / "keys" / "console_session.key"
+    other_node = SessionSigner(Settings(data_dir=tmp_path / "other"))
+
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert SessionSigner(settings).verify(token, now=utc_now()) is not None  # same node, after a restart
+    assert other_node.verify(token, now=utc_now()) is None
