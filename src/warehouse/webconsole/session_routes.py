@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -17,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from warehouse.auth import audit_refusal, identity_store, session_signer
 from warehouse.db import utc_now
-from warehouse.errors import Unauthenticated
+from warehouse.errors import Forbidden, Unauthenticated
 from warehouse.sessions import SESSION_COOKIE
 from warehouse.settings import Settings
 from warehouse.webconsole.rendering import render
@@ -25,6 +26,13 @@ from warehouse.webconsole.rendering import render
 router = APIRouter(prefix="/console", include_in_schema=False)
 HOME = "/console"
 MAX_KEY_CHARS = 200
+
+
+def _refuse_cross_site(request: Request) -> None:
+    """Another site's page may not sign a visitor in or out (browsers name the page's origin)."""
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        raise Forbidden(f"signing in or out from another site ({origin[:100]}) is refused", reason="cross_site")
 
 
 def safe_next(target: str | None) -> str:
@@ -49,6 +57,7 @@ async def login(
     next_path: Annotated[str | None, Form(alias="next", max_length=2000)] = None,
 ) -> Response:
     """Check the pasted key; set the session cookie and go on, or show the form again (401)."""
+    _refuse_cross_site(request)
     try:
         caller = await run_in_threadpool(identity_store(request).authenticate, key.strip())
     except Unauthenticated as exc:
@@ -76,8 +85,9 @@ async def login(
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request) -> Response:
     """Clear the session cookie and go back to the sign-in form."""
+    _refuse_cross_site(request)
     response = RedirectResponse(f"{HOME}/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

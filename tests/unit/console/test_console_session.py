@@ -265,3 +265,16 @@ def test_the_signing_secret_is_private_to_the_node(tmp_path: Path) -> None:
     assert secret.stat().st_mode & 0o777 == 0o600
     assert SessionSigner(settings).verify(token, now=utc_now()) is not None  # same node, after a restart
     assert other_node.verify(token, now=utc_now()) is None
+
+
+def test_another_site_may_not_sign_a_visitor_in(console_settings: Settings) -> None:
+    _, _, token = _key(console_settings, Role.AUDITOR)
+    client = TestClient(create_app(console_settings), base_url="http://127.0.0.1:8080")
+    form = {"key": token, "next": "/console"}
+
+    cross_site = client.post("/console/login", data=form, headers={"Origin": "https://evil.example"})
+    same_origin = {"Origin": "http://127.0.0.1:8080"}
+    same_site = client.post("/console/login", data=form, headers=same_origin, follow_redirects=False)
+
+    assert cross_site.status_code == 403 and SESSION_COOKIE not in cross_site.headers.get("set-cookie", "")
+    assert same_site.status_code == 303 and SESSION_COOKIE in same_site.headers["set-cookie"]
