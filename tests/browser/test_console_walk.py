@@ -37,6 +37,9 @@ def test_sign_in_find_the_model_and_read_its_card(walk: Walk, console_server: Co
         expect(card.locator("h1")).to_contain_text(f"fire_risk version {console_server.review_version}")
         expect(card.locator("body")).to_contain_text(CARD_USE)
         expect(page.locator("#alias-history")).to_contain_text("champion")
+        expect(page.locator(".plots img")).to_have_count(3)
+        page.locator(".plots").scroll_into_view_if_needed()
+        page.wait_for_function("[...document.querySelectorAll('.plots img')].every(i => i.complete && i.naturalWidth)")
     with walk.step("sign out"):
         walk.sign_out()
         walk.open("/console")

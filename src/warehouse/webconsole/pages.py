@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from registry.card import render_html
-from registry.classification import model_classification
+from registry.classification import model_classification, version_classification
 from registry.lifecycle import get_card, get_state, lifecycle_history
 from registry.models import alias_history
 from scheduling.alerts import list_alerts
@@ -27,6 +27,7 @@ from warehouse.identity import Caller
 from warehouse.permissions import Permission
 from warehouse.settings import Settings
 from warehouse.webconsole.catalog import find_model, list_models
+from warehouse.webconsole.plots import PLOTS, PlotName, evaluation_plot
 from warehouse.webconsole.rendering import render
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -80,9 +81,23 @@ def model_page(
         card_html=render_html(card),
         aliases=alias_history(settings, name),
         lifecycle=lifecycle_history(settings, model_name=name),
+        plots=PLOTS,
         may_review=caller.may(Permission.MODELS_APPROVE),
         may_promote=caller.may(Permission.MODELS_PROMOTE),
     )
+
+
+@router.get(
+    "/models/{name}/versions/{version}/plots/{plot}",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def plot_image(name: str, version: str, plot: PlotName, settings: SettingsDep, caller: ModelReader) -> FileResponse:
+    """An evaluation plot (ROC, calibration, feature importance) of a version, from its training run."""
+    require_grant(caller, name)
+    require_clearance(caller, name, version_classification(settings, model_name=name, version=version))
+    path = evaluation_plot(settings, model_name=name, version=version, plot=plot)
+    return FileResponse(path, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/alerts", response_class=HTMLResponse)

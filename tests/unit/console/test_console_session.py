@@ -278,3 +278,18 @@ def test_another_site_may_not_sign_a_visitor_in(console_settings: Settings) -> N
 
     assert cross_site.status_code == 403 and SESSION_COOKIE not in cross_site.headers.get("set-cookie", "")
     assert same_site.status_code == 303 and SESSION_COOKIE in same_site.headers["set-cookie"]
+
+
+def test_evaluation_plots_come_from_the_training_run(console_settings: Settings) -> None:
+    _, _, token = _key(console_settings, Role.AUDITOR)
+    client = _signed_in(console_settings, token)
+    base = "/console/models/fire_risk/versions/1/plots"
+
+    for plot in ("roc", "calibration", "feature_importance"):
+        image = client.get(f"{base}/{plot}")
+        assert (image.status_code, image.headers["content-type"]) == (200, "image/png"), plot
+        assert image.content.startswith(b"\x89PNG"), plot
+    assert client.get(f"{base}/confusion").status_code == 422
+    assert client.get("/console/models/fire_risk/versions/9/plots/roc").status_code == 404
+    page = client.get("/console/models/fire_risk")
+    assert f'src="{base}/roc"' in page.text

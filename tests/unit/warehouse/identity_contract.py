@@ -71,6 +71,7 @@ def routes(*, score_status: int = 200, score_code: str | None = None) -> list[Ro
     """
     version = f"{MODEL}/versions/{{version}}"
     lifecycle = "invalid_lifecycle_transition"
+    # Where no model is served, no MLflow model exists either: /v2 and the plots answer 404.
     v2_model, v2_status = "/v2/models/fire_risk", 200 if score_status == 200 else 404
     return [
         RouteCase("GET", "/v2/models/{name}", v2_model, SCORE_ROLES, v2_status),
@@ -124,6 +125,8 @@ def routes(*, score_status: int = 200, score_code: str | None = None) -> list[Ro
         RouteCase("POST", "/v1/runs", "/v1/runs", ADMIN, 404, "job_not_found", {"job": "nightly"}),
         RouteCase("GET", "/console", "/console", READERS, 200, page=True),
         RouteCase("GET", "/console/models/{name}", "/console/models/fire_risk", READERS, 200, page=True),
+        RouteCase("GET", "/console/models/{name}/versions/{version}/plots/{plot}",
+                  "/console/models/fire_risk/versions/1/plots/roc", READERS, v2_status, page=True),
         RouteCase("GET", "/console/alerts", "/console/alerts", frozenset({"reviewer", "admin", "auditor"}), 200,
                   page=True),
         RouteCase("GET", "/console/audit", "/console/audit", frozenset({"admin", "auditor"}), 200, page=True),
@@ -183,9 +186,9 @@ def check_page_call(client: TestClient, case: RouteCase, caller: str, headers: M
         assert response.status_code == 303, where
         assert response.headers["location"].startswith("/console/login?next="), where
         return
-    assert response.headers["content-type"].startswith("text/html; charset=utf-8"), where
     if caller not in case.allowed:
         assert response.status_code == 403, where
+        assert response.headers["content-type"].startswith("text/html; charset=utf-8"), where
         assert "lacks the permission" in response.text, where
     else:
         assert response.status_code == case.status, where
