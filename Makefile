@@ -19,7 +19,7 @@ ifeq ($(UV),)
 UV := $(VENV)-bootstrap/bin/uv
 endif
 
-.PHONY: help env benchmark-datasets benchmark demo test test-unit test-integration lint format bench clean
+.PHONY: help env benchmark-datasets benchmark browser demo test test-unit test-integration lint format bench clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -49,10 +49,16 @@ benchmark: $(DATASETS_STAMP) ## Train the model families on German Credit, UCI F
 demo: $(STAMP) ## Run the fire-risk flow end to end on the embedded defaults (./.warehouse)
 	$(VENV)/bin/warehouse demo
 
-test: $(DATASETS_STAMP) ## Run the whole test suite (unit + integration on the local PostgreSQL and Redis)
+# The console's browser tests drive Debian's Chromium through Playwright (never `playwright install`);
+# a CJK font makes the Chinese labels legible in their screenshots.
+browser: ## Install Debian's chromium (and a CJK font) for the browser tests if missing
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || (apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei)
+
+test: $(DATASETS_STAMP) browser ## Run the whole test suite (unit + integration on the local PostgreSQL and Redis)
 	$(VENV)/bin/pytest
 
-test-unit: $(DATASETS_STAMP) ## Run the unit tests only (no services needed)
+test-unit: $(DATASETS_STAMP) browser ## Run the unit tests only (no services needed)
 	$(VENV)/bin/pytest -m "not integration"
 
 test-integration: $(STAMP) ## Run the integration tests only (PostgreSQL, Redis)

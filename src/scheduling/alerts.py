@@ -6,7 +6,7 @@ job is updated (latest score, level, reasons, run, times seen), not alerted agai
 carries the model's top reason codes (exact TreeSHAP contributions, as ``explain`` answers online),
 computed only for the rows that cross the thresholds so that a batch run stays fast. Lifecycle:
 ``open -> acknowledged -> resolved``, or ``open | acknowledged -> dismissed`` with a reason; each
-step records who and when.
+step records who and when, and is appended to the audit chain (``alert.<action>``, ``alert/<id>``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, field_validator
 from sqlalchemy import select
 
 from scheduling.store import AlertRecord
+from warehouse.audit import append_entry
 from warehouse.db import MetadataDB, utc_now
 from warehouse.errors import Conflict, ExplanationUnavailable, InvalidRequest, NotFound
 
@@ -270,6 +271,8 @@ def act_on_alert(settings: Settings, alert_id: int, *, action: AlertAction, acto
             alert.status, alert.acted_by, alert.acted_at = target, actor, utc_now()
             alert.reason = reason or alert.reason
             alert.open_key = alert.entity_id if target in LIVE_STATUSES else None
+            detail = {"job": alert.job_name, "entity": alert.entity_id, "status": target, "reason": reason}
+            append_entry(session, actor=actor, action=f"alert.{action}", subject=f"alert/{alert_id}", detail=detail)
             return Alert.model_validate(alert)
     finally:
         db.dispose()

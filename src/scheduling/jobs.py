@@ -144,13 +144,16 @@ class RunExecution(Protocol):
     def __call__(self, settings: Settings, run_id: str, *, on_progress: ProgressCallback) -> BatchReport: ...
 
 
+def start_job_run(settings: Settings, name: str) -> str:
+    """Record a run of a job outside its schedule (pinning the model version now); returns its id."""
+    return start_run(settings, get_job(settings, name).spec.run_request(), job_name=name)
+
+
 def run_job_now(
     settings: Settings, name: str, *, on_progress: ProgressCallback = no_progress, execute: RunExecution = execute_run
 ) -> BatchReport:
     """Start and execute one run of a job outside its schedule."""
-    spec = get_job(settings, name).spec
-    run_id = start_run(settings, spec.run_request(), job_name=name)
-    return execute(settings, run_id, on_progress=on_progress)
+    return execute(settings, start_job_run(settings, name), on_progress=on_progress)
 
 
 def list_runs(

@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from registry.classification import cleared_models, model_classification
 from scheduling.alerts import Alert, AlertAction, act_on_alert, get_alert, list_alerts
+from scheduling.executor import execute_run
 from scheduling.jobs import (
     JobView,
     ResultsPage,
@@ -29,6 +30,7 @@ from scheduling.jobs import (
     list_results,
     list_runs,
     set_paused,
+    start_job_run,
 )
 from scheduling.scheduler import BackfillReport, backfill_job
 from scheduling.specs import JobSpec
@@ -61,6 +63,14 @@ class BackfillRequest(BaseModel):
 
     start: dt.datetime
     end: dt.datetime
+
+
+class StartRunRequest(BaseModel):
+    """Which job to run now, outside its schedule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    job: str = Field(max_length=200)
 
 
 class AlertActionRequest(BaseModel):
@@ -116,6 +126,17 @@ def runs_index(
 ) -> list[RunView]:
     """Recent runs of models the caller is cleared for, newest first."""
     return list_runs(settings, job_name=job, models=cleared_models(settings, caller.clearance), limit=limit)
+
+
+@router.post("/v1/runs", status_code=202)
+def runs_start(
+    settings: SettingsDep, caller: JobsManager, body: StartRunRequest, background: BackgroundTasks
+) -> RunView:
+    """Run a job now: the run is recorded (model version pinned) and executes after the answer; poll its id."""
+    _check_model(settings, caller, get_job(settings, body.job).spec.algorithm)
+    run_id = start_job_run(settings, body.job)
+    background.add_task(execute_run, settings, run_id)
+    return get_run(settings, run_id)
 
 
 @router.get("/v1/runs/{run_id}")

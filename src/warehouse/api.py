@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry import routes as registry_routes
@@ -32,7 +32,10 @@ from warehouse.errors import AccessDenied, WarehouseError
 from warehouse.identity import IdentityStore
 from warehouse.library_env import apply_library_defaults
 from warehouse.logs import configure_logging
+from warehouse.sessions import SessionSigner
 from warehouse.settings import Settings, get_settings
+from warehouse.webconsole import mount_console
+from warehouse.webconsole.rendering import is_console_page, render_refusal
 
 if TYPE_CHECKING:
     from serving.repository import ModelOpener
@@ -61,14 +64,16 @@ def create_app(settings: Settings | None = None, *, open_model: ModelOpener | No
     app.state.scoring = ScoringService(settings, app.state.repository, metrics=app.state.metrics)
     app.state.identity = IdentityStore(settings)
     app.state.classifications = app.state.repository.classifications  # cleared with each governance change
+    app.state.session_signer = SessionSigner(settings)
     app.add_exception_handler(WarehouseError, _render_warehouse_error)  # type: ignore[arg-type]  # Starlette types handlers loosely
-    app.add_exception_handler(AccessDenied, render_access_denied)  # type: ignore[arg-type]  # audits every refusal
+    app.add_exception_handler(AccessDenied, _render_access_denied)  # type: ignore[arg-type]  # audits every refusal
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _render_unexpected_error)
     routers = (native, v2, metrics, comparison, registry_routes, scheduling_routes)
     for router in (module.router for module in routers):
         app.include_router(router)
+    mount_console(app)
     check_declared_permissions(app)
     app.add_middleware(
         RequestLimitsMiddleware,
@@ -109,6 +114,12 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 async def _render_warehouse_error(_request: Request, exc: WarehouseError) -> JSONResponse:
     return JSONResponse(exc.to_body(), status_code=exc.status)
+
+
+async def _render_access_denied(request: Request, exc: AccessDenied) -> Response:
+    if is_console_page(request.url.path):
+        return await render_refusal(request, exc)  # a page: sign in again, or a 403 page
+    return await render_access_denied(request, exc)
 
 
 async def _render_validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

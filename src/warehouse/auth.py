@@ -1,8 +1,11 @@
 """HTTP authentication and authorisation: who calls (``CallerDep``) and what each route allows.
 
-Every route declares one permission, ``Depends(require(Permission.X))``; the app factory refuses to
-build an app with a route that declares none (:func:`check_declared_permissions`), except the
-health probes and the OpenAPI documents in :data:`OPEN_PATHS`. Model routes add
+A caller is known by its bearer API key or by the web console's session cookie
+(:mod:`warehouse.sessions`, re-checked against the key on every request); a state-changing request
+made with the cookie must carry the session's CSRF token. Every route declares one permission,
+``Depends(require(Permission.X))``; the app factory refuses to build an app with a route that
+declares none (:func:`check_declared_permissions`), except the health probes, the OpenAPI documents
+and the console's sign-in page and static files in :data:`OPEN_PATHS`. Model routes add
 :func:`require_grant` and :func:`require_clearance` once they know the model. Every refusal
 (401 ``unauthenticated``, 403 ``forbidden``) is appended to the audit chain by
 :func:`render_access_denied`, the app's handler for :class:`~warehouse.errors.AccessDenied`;
@@ -21,10 +24,12 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from warehouse.audit import AuditDetail
+from warehouse.db import utc_now
 from warehouse.errors import AccessDenied, ConfigurationError, Forbidden, Unauthenticated
 from warehouse.identity import Caller, IdentityStore
 from warehouse.permissions import Permission, Role
 from warehouse.security import ClassificationLevel, clears
+from warehouse.sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, SessionSigner
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -36,7 +41,9 @@ HEALTH_PATHS = frozenset({"/v2/health/live", "/v2/health/ready"})
 """Routes anyone may call: probes of load balancers and the KServe / Triton clients."""
 DOCUMENT_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 """FastAPI's OpenAPI schema and documentation pages: open, they describe the API and serve no data."""
-OPEN_PATHS = HEALTH_PATHS | DOCUMENT_PATHS
+CONSOLE_OPEN_PATHS = frozenset({"/console/login", "/console/logout", "/console/static"})
+"""The web console's sign-in and sign-out pages and its static files (scripts, styles): no data."""
+OPEN_PATHS = HEALTH_PATHS | DOCUMENT_PATHS | CONSOLE_OPEN_PATHS
 MAX_SUBJECT_CHARS = 300
 REALM = 'Bearer realm="warehouse"'
 
@@ -51,13 +58,37 @@ def identity_store(request: Request) -> IdentityStore:
     return store
 
 
+def session_signer(request: Request) -> SessionSigner:
+    """The app's signer of web-console sessions."""
+    signer: SessionSigner = request.app.state.session_signer
+    return signer
+
+
 def authenticate(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ) -> Caller:
-    """The caller whose bearer API key came with the request; 401 without a valid one."""
-    if credentials is None:
+    """The caller whose bearer API key, or console session cookie, came with the request; 401 without one.
+
+    A request made with the cookie that may change state must carry the session's CSRF token.
+    """
+    if credentials is not None:
+        return identity_store(request).authenticate(credentials.credentials)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token is None:
         raise Unauthenticated("this endpoint needs an API key: send 'Authorization: Bearer <key>'", reason="no_key")
-    return identity_store(request).authenticate(credentials.credentials)
+    signer = session_signer(request)
+    session = signer.verify(token, now=utc_now())
+    if session is None:
+        raise Unauthenticated("the console session is invalid or has expired; sign in again", reason="bad_session")
+    caller = identity_store(request).authenticate_session(session.key_id)
+    if request.method not in SAFE_METHODS and not signer.csrf_matches(token, request.headers.get(CSRF_HEADER)):
+        raise Forbidden(
+            f"a request made with the console session needs its {CSRF_HEADER} header",
+            actor=caller.principal,
+            reason="csrf",
+            key_id=caller.key_id,
+        )
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(authenticate)]
@@ -117,8 +148,8 @@ def require_model_access(caller: Caller, model_name: str, classification: Classi
     require_clearance(caller, model_name, classification)
 
 
-async def render_access_denied(request: Request, exc: AccessDenied) -> JSONResponse:
-    """Audit the refusal, then answer it as ``{"error": {"code", "message"}}`` (401 with WWW-Authenticate)."""
+async def audit_refusal(request: Request, exc: AccessDenied) -> None:
+    """Append a refused request to the audit chain (a failure to do so is logged, never raised)."""
     action = "key.expired_use" if exc.reason == "expired" else "access.denied"
     subject = f"{request.method} {request.url.path}"[:MAX_SUBJECT_CHARS]
     detail: AuditDetail = {"status": exc.status, "code": exc.code, "reason": exc.reason, "key_id": exc.key_id}
@@ -128,6 +159,11 @@ async def render_access_denied(request: Request, exc: AccessDenied) -> JSONRespo
         )
     except Exception:
         logger.exception("could not audit a refused request to %s", subject)
+
+
+async def render_access_denied(request: Request, exc: AccessDenied) -> JSONResponse:
+    """Audit the refusal, then answer it as ``{"error": {"code", "message"}}`` (401 with WWW-Authenticate)."""
+    await audit_refusal(request, exc)
     headers = {"WWW-Authenticate": _challenge(exc)} if exc.status == 401 else None
     return JSONResponse(exc.to_body(), status_code=exc.status, headers=headers)
 

@@ -150,9 +150,12 @@ def _print_where_to_look(
         f"  batch results   {output_dir}",
         f"  MLflow UI       .venv/bin/mlflow ui --backend-store-uri {settings.mlflow_uri}",
         f"  serve the API   {cli} serve  (then open http://{settings.host}:{settings.port}/docs)",
+        f"  web console     http://{settings.host}:{settings.port}/console  (while serving; sign in with an API key)",
         f"  alias history   {cli} models history fire_risk",
         f"  API keys        {cli} principals list; {cli} keys create NAME  (every route but health needs one)",
     ]
     if admin_key is not None:
-        lines.append(f"  admin API key   {admin_key.token}  (shown only now)")
+        lines.append(f"  admin API key   {admin_key.token}  (shown only now; paste it to sign in to the console)")
+    else:
+        lines.append(f"  console key     {cli} keys create admin  (the admin key was shown on the first run)")
     console.print("\n".join(lines), soft_wrap=True)

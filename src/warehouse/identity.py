@@ -283,6 +283,17 @@ class IdentityStore:
         with self._database().session() as session:
             return authenticate_token(session, token, now=utc_now())
 
+    def authenticate_session(self, key_id: str) -> Caller:
+        """The caller of a signed console session on ``key_id``, if that key is still valid."""
+        with self._database().session() as session:
+            return authenticate_key_id(session, key_id, now=utc_now())
+
+    def key_expiry(self, key_id: str) -> dt.datetime | None:
+        """When ``key_id`` expires (None: never or unknown)."""
+        with self._database().session() as session:
+            key = session.get(ApiKeyRecord, key_id)
+            return None if key is None or key.expires_at is None else _utc(key.expires_at)
+
     def record_refusal(self, *, actor: str, action: str, subject: str, detail: AuditDetail) -> None:
         """Append a refused request to the audit chain."""
         with self._database().session() as session:
@@ -308,6 +319,19 @@ def authenticate_token(session: Session, token: str, *, now: dt.datetime) -> Cal
     if parsed is None:
         raise Unauthenticated(INVALID_KEY, reason="malformed")
     key_id, secret = parsed
+    key, principal = _key_and_principal(session, key_id)
+    if not api_key_matches(key_id=key_id, secret=secret, salt=key.salt, digest=key.secret_digest):
+        raise Unauthenticated(INVALID_KEY, reason="wrong_secret", key_id=key_id)
+    return _caller(session, key, principal, now)
+
+
+def authenticate_key_id(session: Session, key_id: str, *, now: dt.datetime) -> Caller:
+    """The caller behind a key already proven (a signed console session): the key must still be valid."""
+    key, principal = _key_and_principal(session, key_id)
+    return _caller(session, key, principal, now)
+
+
+def _key_and_principal(session: Session, key_id: str) -> tuple[ApiKeyRecord, PrincipalRecord]:
     row = session.execute(
         select(ApiKeyRecord, PrincipalRecord)
         .join(PrincipalRecord, ApiKeyRecord.principal_id == PrincipalRecord.id)
@@ -316,8 +340,12 @@ def authenticate_token(session: Session, token: str, *, now: dt.datetime) -> Cal
     if row is None:
         raise Unauthenticated(INVALID_KEY, reason="unknown_key", key_id=key_id)
     key, principal = row
-    if not api_key_matches(key_id=key_id, secret=secret, salt=key.salt, digest=key.secret_digest):
-        raise Unauthenticated(INVALID_KEY, reason="wrong_secret", key_id=key_id)
+    return key, principal
+
+
+def _caller(session: Session, key: ApiKeyRecord, principal: PrincipalRecord, now: dt.datetime) -> Caller:
+    """Refuse a revoked or expired key or a disabled principal; otherwise the caller (its use noted)."""
+    key_id = key.key_id
     refusal = _refusal(key, principal, now)
     if refusal:
         message = "the API key has expired" if refusal == "expired" else INVALID_KEY

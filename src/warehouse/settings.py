@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Level of the warehouse's own loggers."""
 
+    console_language: Literal["zh", "en"] = "zh"
+    """Language of the web console's labels under ``/console``: Chinese (default) or English."""
+
+    console_session_hours: float = Field(default=8.0, gt=0, le=24 * 30)
+    """How long a web-console sign-in lasts (never beyond the expiry of the key it came from)."""
+
     @classmethod
     def settings_customise_sources(
         cls,

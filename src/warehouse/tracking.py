@@ -7,6 +7,8 @@ lazily: importing this module is free.
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -51,6 +53,7 @@ _LOCATION_COLUMNS = (
 )
 LOCATION_MARKER = "mlflow.location"
 """File in the data dir naming the artifact root the embedded MLflow store last recorded."""
+_RELOCATION_LOCK = threading.Lock()
 
 
 def relocate_embedded_store(settings: Settings) -> None:
@@ -64,11 +67,18 @@ def relocate_embedded_store(settings: Settings) -> None:
         return
     marker = settings.data_dir / LOCATION_MARKER
     current = settings.mlflow_artifacts_uri
-    previous = marker.read_text(encoding="utf-8").strip() if marker.exists() else current
-    database = settings.data_dir / "mlflow.db"
-    if previous != current and database.exists():
-        _rewrite_prefixes(database, old_uri=previous, new_uri=current)
-    marker.write_text(current, encoding="utf-8")
+    # Threads of one server open the store at once: the marker is written only when it changes, and
+    # atomically, so that no reader ever sees it empty (an empty prefix would match every location).
+    with _RELOCATION_LOCK:
+        previous = marker.read_text(encoding="utf-8").strip() if marker.exists() else ""
+        if previous == current:
+            return
+        database = settings.data_dir / "mlflow.db"
+        if previous and database.exists():
+            _rewrite_prefixes(database, old_uri=previous, new_uri=current)
+        scratch = marker.with_name(f".{LOCATION_MARKER}.{os.getpid()}.{threading.get_ident()}")
+        scratch.write_text(current, encoding="utf-8")
+        os.replace(scratch, marker)
 
 
 def _rewrite_prefixes(database: Path, *, old_uri: str, new_uri: str) -> None:

@@ -89,6 +89,25 @@ def test_runs_show_progress_rate_and_pinned_version_and_alerts_close_the_loop(
     resolved = client.post(f"/v1/alerts/{alert_id}/resolve", json={"reason": "fixed"}, headers=wang)
     assert (resolved.json()["status"], resolved.json()["acted_by"]) == ("resolved", "inspector.wang")
     assert len(client.get("/v1/alerts", params={"status": "open"}).json()) == len(alerts) - 1
+    trail = client.get("/v1/audit", params={"subject": f"alert/{alert_id}"}).json()
+    assert [(entry["action"], entry["actor"]) for entry in trail] == [
+        ("alert.resolve", "inspector.wang"),
+        ("alert.ack", "inspector.li"),
+    ]
+
+
+def test_a_job_runs_now_over_http_and_executes_after_the_answer(client: TestClient) -> None:
+    client.post("/v1/jobs", json=JOB)
+
+    started = client.post("/v1/runs", json={"job": "nightly"})
+    missing = client.post("/v1/runs", json={"job": "weekly"})
+
+    assert started.status_code == 202, started.text
+    assert (started.json()["job_name"], started.json()["model_version"]) == ("nightly", "1")
+    # The test client runs the background execution before it returns the answer.
+    run = client.get(f"/v1/runs/{started.json()['id']}").json()
+    assert (run["status"], run["rows_done"], run["rows_total"]) == ("succeeded", PREPARED_BUILDINGS, PREPARED_BUILDINGS)
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "job_not_found")
 
 
 def test_backfill_runs_missed_fire_times_once_and_refuses_bad_ranges(client: TestClient) -> None:

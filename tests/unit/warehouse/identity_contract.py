@@ -56,6 +56,8 @@ class RouteCase:
     status: int
     code: str | None = None
     body: Mapping[str, object] | None = None
+    page: bool = False
+    """A console page: refusals are pages too (401 -> a redirect to the sign-in page, 403 -> an HTML page)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -69,6 +71,7 @@ def routes(*, score_status: int = 200, score_code: str | None = None) -> list[Ro
     """
     version = f"{MODEL}/versions/{{version}}"
     lifecycle = "invalid_lifecycle_transition"
+    # Where no model is served, no MLflow model exists either: /v2 and the plots answer 404.
     v2_model, v2_status = "/v2/models/fire_risk", 200 if score_status == 200 else 404
     return [
         RouteCase("GET", "/v2/models/{name}", v2_model, SCORE_ROLES, v2_status),
@@ -123,6 +126,17 @@ def routes(*, score_status: int = 200, score_code: str | None = None) -> list[Ro
         RouteCase("GET", "/v1/alerts", "/v1/alerts", frozenset({"reviewer", "admin", "auditor"}), 200),
         RouteCase("POST", "/v1/alerts/{alert_id}/{action}", "/v1/alerts/999/ack", GOVERNORS, 404,
                   "alert_not_found", {}),
+        RouteCase("POST", "/v1/runs", "/v1/runs", ADMIN, 404, "job_not_found", {"job": "nightly"}),
+        RouteCase("GET", "/console", "/console", READERS, 200, page=True),
+        RouteCase("GET", "/console/models/{name}", "/console/models/fire_risk", READERS, 200, page=True),
+        RouteCase("GET", "/console/models/{name}/versions/{version}/plots/{plot}",
+                  "/console/models/fire_risk/versions/1/plots/roc", READERS, v2_status, page=True),
+        RouteCase("GET", "/console/alerts", "/console/alerts", frozenset({"reviewer", "admin", "auditor"}), 200,
+                  page=True),
+        RouteCase("GET", "/console/audit", "/console/audit", frozenset({"admin", "auditor"}), 200, page=True),
+        RouteCase("GET", "/console/jobs", "/console/jobs", READERS, 200, page=True),
+        RouteCase("GET", "/console/jobs/runs", "/console/jobs/runs", READERS, 200, page=True),
+        RouteCase("GET", "/console/try", "/console/try", SCORE_ROLES, 200, page=True),
     ]  # fmt: skip
 
 
@@ -146,6 +160,9 @@ def make_callers(settings: Settings) -> dict[str, dict[str, str]]:
 
 def check_call(client: TestClient, case: RouteCase, caller: str, headers: Mapping[str, str]) -> None:
     """One cell of the matrix: status and error code, and the challenge header on 401."""
+    if case.page:
+        check_page_call(client, case, caller, headers)
+        return
     response = client.request(case.method, case.path, headers=dict(headers), json=case.body)
     is_json = response.headers.get("content-type", "").startswith("application/json")
     body = response.json() if is_json else {}
@@ -163,6 +180,22 @@ def check_call(client: TestClient, case: RouteCase, caller: str, headers: Mappin
         assert "lacks the permission" in message, where
     else:
         assert (response.status_code, code) == (case.status, case.code), where
+
+
+def check_page_call(client: TestClient, case: RouteCase, caller: str, headers: Mapping[str, str]) -> None:
+    """One cell for a console page: sign in (303 to the sign-in page), a 403 page that says why, or the page."""
+    response = client.request(case.method, case.path, headers=dict(headers), follow_redirects=False)
+    where = f"{case.method} {case.path} as {caller}: {response.status_code} {response.text[:300]}"
+    if caller in BAD_KEYS:
+        assert response.status_code == 303, where
+        assert response.headers["location"].startswith("/console/login?next="), where
+        return
+    if caller not in case.allowed:
+        assert response.status_code == 403, where
+        assert response.headers["content-type"].startswith("text/html; charset=utf-8"), where
+        assert "lacks the permission" in response.text, where
+    else:
+        assert response.status_code == case.status, where
 
 
 def seed_governed_version(

@@ -38,3 +38,18 @@ def test_moved_data_dir_serves_and_scores_without_the_original(settings: Setting
         response = client.post("/v1/score/fire_risk", json={"entities": ["B0000001"]})
     assert response.status_code == 200
     assert response.json()["results"][0]["score"] is not None
+
+
+def test_threads_opening_a_moved_store_at_once_rewrite_its_locations_once(settings: Settings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from registry.models import resolve_version
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: mlflow_client(settings), range(32)))
+
+    run_id = resolve_version(settings, model_name="fire_risk", alias_or_version="champion").run_id
+    assert run_id is not None
+    artifact_uri = mlflow_client(settings).get_run(run_id).info.artifact_uri
+    assert artifact_uri == f"{settings.mlflow_artifacts_uri}/{run_id}/artifacts"
+    assert (settings.data_dir / LOCATION_MARKER).read_text(encoding="utf-8") == settings.mlflow_artifacts_uri
