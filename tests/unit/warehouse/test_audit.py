@@ -25,6 +25,10 @@ def test_intact_chain(sqlite_settings: Settings) -> None:
     audit_contract.check_intact_chain(sqlite_settings)
 
 
+def test_time_filters(sqlite_settings: Settings) -> None:
+    audit_contract.check_time_filters(sqlite_settings)
+
+
 def test_edited_row_is_caught(sqlite_settings: Settings) -> None:
     audit_contract.check_edited_row_is_caught(sqlite_settings)
 
