@@ -95,8 +95,10 @@ def _warm_up(app: FastAPI) -> None:
     repository: ModelRepository = app.state.repository
     scoring: ScoringService = app.state.scoring
     try:
+        # First, so that suspensions and alias moves reach this server without a restart even while
+        # the feature store warms up (requests with inline features are served meanwhile).
+        repository.start_watching()
         scoring.feature_store()
-        repository.start_watching()  # suspensions and alias moves reach this server without a restart
         repository.load_champions()
     except Exception:
         logger.exception("warm-up failed; the server stays not ready")

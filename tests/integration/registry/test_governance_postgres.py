@@ -8,13 +8,16 @@ copied MLflow store); ``province`` is such a warehouse with version 1 reviewed a
 champion; ``city`` is a second, independent warehouse whose MLflow store is PostgreSQL as well
 (another fresh database). On top come the checks that need a running server: suspend and delist
 reach it without a restart.
+
+A command line run for one of these data dirs gets that node's settings, as an operator's
+``WAREHOUSE_DATABASE_URL`` for that node would give them (``_node_settings_for_the_cli``).
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -104,9 +107,31 @@ __all__ = [
 NAME = "fire_risk"
 
 
+_NODES: dict[Path, Settings] = {}
+"""The settings of every node a test made, by resolved data dir (for the command line)."""
+
+
+@pytest.fixture(autouse=True)
+def _node_settings_for_the_cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``warehouse --data-dir D ...`` inside a test uses the PostgreSQL settings of the node at ``D``."""
+    import warehouse.cli
+
+    def settings_for(*, data_dir: Path) -> Settings:
+        return _NODES.get(Path(data_dir).resolve()) or Settings(data_dir=data_dir)
+
+    monkeypatch.setattr(warehouse.cli, "Settings", settings_for)
+    yield
+    _NODES.clear()
+
+
+def _node(settings: Settings) -> Settings:
+    _NODES[settings.data_dir.resolve()] = settings
+    return settings
+
+
 def _on_postgres(source: Path, target: Path, database_url: str, mlflow_url: str | None = None) -> Settings:
     shutil.copytree(source, target)
-    return Settings(data_dir=target, database_url=database_url, mlflow_tracking_uri=mlflow_url)
+    return _node(Settings(data_dir=target, database_url=database_url, mlflow_tracking_uri=mlflow_url))
 
 
 @pytest.fixture
@@ -130,7 +155,7 @@ def city(postgres_database: Callable[[], str], tmp_path: Path) -> Settings:
     """The importing node: a new data dir whose metadata DB and MLflow store are fresh PostgreSQL databases."""
     (tmp_path / "city").mkdir()
     database_url, mlflow_url = postgres_database(), postgres_database()
-    return Settings(data_dir=tmp_path / "city", database_url=database_url, mlflow_tracking_uri=mlflow_url)
+    return _node(Settings(data_dir=tmp_path / "city", database_url=database_url, mlflow_tracking_uri=mlflow_url))
 
 
 def _rows(names: list[str]) -> list[dict[str, float | None]]:
