@@ -28,6 +28,7 @@ from serving.metrics import MetricsMiddleware, ServingMetrics
 from serving.repository import ModelRepository
 from serving.routes import metrics, native, v2
 from serving.scoring import ScoringService
+from warehouse import identity_routes
 from warehouse.auth import check_declared_permissions, render_access_denied
 from warehouse.errors import AccessDenied, WarehouseError
 from warehouse.identity import IdentityStore
@@ -67,7 +68,8 @@ def create_app(settings: Settings | None = None, *, open_model: ModelOpener | No
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _render_unexpected_error)
-    for router in (native.router, v2.router, metrics.router, registry_routes.router, scheduling_routes.router):
+    routers = (native.router, v2.router, metrics.router, registry_routes.router, scheduling_routes.router)
+    for router in (*routers, identity_routes.router):
         app.include_router(router)
     check_declared_permissions(app)
     app.add_middleware(
