@@ -222,3 +222,23 @@ def test_audit_query_and_verify_over_http(province: Settings) -> None:
     assert [entry["action"] for entry in by_reviewer] == ["model.approve"]
     assert (clash.status_code, clash.json()["error"]["code"]) == (422, "invalid_request")
     assert verify["intact"] is True and verify["entries"] >= 6
+
+
+def test_batch_and_serving_loaders_refuse_a_changed_byte(province: Settings) -> None:
+    from scheduling.executor import resolve_model
+    from serving.repository import ModelRepository
+    from warehouse.audit import list_entries
+    from warehouse.errors import ModelIntegrityError
+
+    onnx = province.runtime_dir / "models" / NAME / "1" / "model.onnx"
+    data = bytearray(onnx.read_bytes())
+    data[len(data) // 2] ^= 1
+    onnx.write_bytes(bytes(data))
+
+    with pytest.raises(ModelIntegrityError, match="registered SM3 digest"):
+        resolve_model(province, algorithm=NAME, alias_or_version="champion")
+    with pytest.raises(ModelIntegrityError, match="registered SM3 digest"):
+        ModelRepository(province).get(NAME, "champion")
+    failures = [entry for entry in list_entries(province) if entry.action == "model.integrity_failure"]
+
+    assert [entry.subject for entry in failures] == [f"{NAME}/1", f"{NAME}/1"]
