@@ -25,7 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from registry.lifecycle import promote
-from registry.models import register_version
+from registry.models import alias_history, register_version
 from tests.auth_helpers import caller_headers
 from tests.unit.registry.conftest import approve_version, prepared_runs
 from tests.unit.registry.test_adopt import (
@@ -242,3 +242,42 @@ def test_batch_and_serving_loaders_refuse_a_changed_byte(province: Settings) -> 
     failures = [entry for entry in list_entries(province) if entry.action == "model.integrity_failure"]
 
     assert [entry.subject for entry in failures] == [f"{NAME}/1", f"{NAME}/1"]
+
+
+def test_cli_promote_history_rollback_suspend_and_audit_verify(province: Settings, prepared_runs: PreparedRuns) -> None:
+    from sqlalchemy import text
+    from typer.testing import CliRunner
+
+    from warehouse.cli import app as cli_app
+    from warehouse.db import MetadataDB
+
+    second = register_version(province, run_id=prepared_runs.run_ids[1], model_name=NAME, actor="scientist").version
+    approve_version(province, second)
+    runner = CliRunner()
+    base = ["--data-dir", str(province.data_dir), "models"]
+
+    promoted = runner.invoke(cli_app, [*base, "promote", NAME, second, "--alias", "champion", "--actor", "ops"])
+    rolled = runner.invoke(cli_app, [*base, "rollback", NAME, "--alias", "champion", "--actor", "ops"])
+    history = runner.invoke(cli_app, [*base, "history", NAME])
+    suspended = runner.invoke(cli_app, [*base, "suspend", NAME, second, "--reason", "drift", "--actor", "ops"])
+    refused = runner.invoke(cli_app, [*base, "promote", NAME, second, "--alias", "challenger", "--actor", "ops"])
+    intact = runner.invoke(cli_app, ["--data-dir", str(province.data_dir), "audit", "verify"])
+    db = MetadataDB(province.metadata_url)
+    with db.session() as session:
+        session.execute(text("UPDATE audit_log SET detail = :detail WHERE seq = :seq"), {"detail": "{}", "seq": 3})
+    db.dispose()
+    broken = runner.invoke(cli_app, ["--data-dir", str(province.data_dir), "audit", "verify"])
+
+    assert promoted.exit_code == 0 and f"{NAME} alias champion: 1 -> {second} (by ops)" in promoted.stdout
+    assert rolled.exit_code == 0 and f"{NAME} alias champion: {second} -> 1 (by ops)" in rolled.stdout
+    assert history.exit_code == 0 and "alias history of fire_risk" in history.stdout
+    assert "lifecycle of fire_risk" in history.stdout
+    assert [(move.from_version, move.to_version, move.actor) for move in alias_history(province, NAME)] == [
+        (None, "1", "ops"),
+        ("1", second, "ops"),
+        (second, "1", "ops"),
+    ]
+    assert suspended.exit_code == 0 and f"{NAME} v{second}: suspended" in suspended.stdout
+    assert refused.exit_code == 1 and "is suspended" in str(refused.exception)
+    assert intact.exit_code == 0 and "audit chain intact" in intact.stdout
+    assert broken.exit_code == 1 and "audit chain broken at entry 3" in broken.stdout
