@@ -15,6 +15,7 @@ A command line run for one of these data dirs gets that node's settings, as an o
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -215,8 +216,10 @@ def test_audit_query_and_verify_over_http(province: Settings) -> None:
         ("model.publish", "fire_risk/1"),
     ]
     everything = client.get("/v1/audit", params={"model": NAME}).json()
-    assert [entry["seq"] for entry in since] == [entry["seq"] for entry in everything if entry["at"] >= middle]
-    assert [entry["seq"] for entry in until] == [entry["seq"] for entry in everything if entry["at"] < middle]
+    moments = [(entry["seq"], dt.datetime.fromisoformat(entry["at"])) for entry in everything]
+    cut = dt.datetime.fromisoformat(middle)
+    assert [entry["seq"] for entry in since] == [seq for seq, at in moments if at >= cut]
+    assert [entry["seq"] for entry in until] == [seq for seq, at in moments if at < cut]
     assert {entry["action"] for entry in since} >= {"model.suspend", "alias.move"}
     assert {entry["action"] for entry in until} >= {"model.register", "model.submit", "model.approve"}
     assert [entry["action"] for entry in by_reviewer] == ["model.approve"]
