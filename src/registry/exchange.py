@@ -35,28 +35,20 @@ from registry.card import ModelCard, render_markdown
 from registry.lifecycle import Transition, get_card, get_state, lifecycle_history, tag_card
 from registry.models import (
     REGISTERED_BY_TAG,
-    RUN_TAG_PREFIX,
     VERSION_PATTERN,
+    ImportOrigin,
     RunRecord,
+    describe_run,
     fetch_model,
-    register_model_files,
+    register_imported_version,
     resolve_version,
 )
-from registry.signing import signed_record
-from registry.store import (
-    ModelProvenance,
-    add_imported_record,
-    find_provenance,
-    governance_session,
-    load_provenance,
-    load_record,
-)
+from registry.store import ModelProvenance, find_provenance, governance_session, load_provenance
 from warehouse.audit import record_event
 from warehouse.db import utc_now
 from warehouse.errors import BundleInvalid, BundleTampered, Conflict, UntrustedNode
 from warehouse.nodes import trusted_node_key
 from warehouse.security import ensure_node_key, sm3_file_hex
-from warehouse.tracking import mlflow_client
 
 if TYPE_CHECKING:
     from registry.models import ModelVersionRef
@@ -211,12 +203,13 @@ def import_bundle(settings: Settings, bundle: Path, *, actor: str) -> ImportRepo
             )
             raise
         existing = _previous_import(settings, contents)
-        if existing is not None:
+        if existing is None:
+            existing = _register_import(settings, contents, bundle_sm3=bundle_sm3, actor=actor)
+        else:
             logger.info(
                 "bundle %s was imported before as %s version %s", bundle.name, existing.model_name, existing.version
             )
-            return existing
-        return _register_import(settings, contents, bundle_sm3=bundle_sm3, actor=actor)
+        return existing
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -234,13 +227,13 @@ def _describe(
     """Card (JSON and Markdown), lineage and metrics of a version, written under ``scratch``."""
     card = get_card(settings, model_name=ref.model_name, version=ref.version)
     state = get_state(settings, model_name=ref.model_name, version=ref.version)
-    run_tags, params, metrics, experiment = _run_lineage(settings, ref.run_id)
+    run = None if ref.run_id is None else describe_run(settings, ref.run_id)
     lineage = Lineage(
         node_id=node_id,
         run_id=ref.run_id,
-        experiment=experiment,
-        run_tags=run_tags,
-        params=params,
+        experiment=None if run is None else run.experiment,
+        run_tags={} if run is None else run.tags,
+        params={} if run is None else run.params,
         governance=OriginGovernance(
             state=state.state,
             registered_by=state.registered_by,
@@ -257,24 +250,11 @@ def _describe(
         CARD_MEMBER: card.model_dump_json(indent=2),
         CARD_MARKDOWN_MEMBER: render_markdown(card),
         LINEAGE_MEMBER: lineage.model_dump_json(indent=2),
-        METRICS_MEMBER: _metrics_json(metrics or dict(metadata.metrics)),
+        METRICS_MEMBER: _metrics_json((run.metrics if run is not None else {}) or dict(metadata.metrics)),
     }
     for name, text in documents.items():
         (scratch / name).write_text(text, encoding="utf-8")
     return {name: scratch / name for name in documents}
-
-
-def _run_lineage(
-    settings: Settings, run_id: str | None
-) -> tuple[dict[str, str], dict[str, str], dict[str, float], str | None]:
-    """The training run's ``warehouse.*`` tags, params, metrics and experiment name (empty without a run)."""
-    if run_id is None:
-        return {}, {}, {}, None
-    client = mlflow_client(settings)
-    run = client.get_run(run_id)
-    tags = {name: value for name, value in run.data.tags.items() if name.startswith(RUN_TAG_PREFIX)}
-    experiment = client.get_experiment(run.info.experiment_id).name
-    return tags, dict(run.data.params), dict(run.data.metrics), str(experiment)
 
 
 def _metrics_json(metrics: dict[str, float]) -> str:
@@ -320,33 +300,41 @@ def _previous_import(settings: Settings, contents: _BundleContents) -> ImportRep
         )
         if row is None:
             return None
-        record = load_record(session, row.model_name, row.version)
-        onnx = manifest.member(ONNX_MEMBER)
-        if onnx is None or onnx.sm3 != record.onnx_sm3:
-            raise Conflict(
-                f"node {manifest.node_key_id}'s {manifest.model_name} version {manifest.version} was imported "
-                f"before as version {row.version} with a different {ONNX_FILE_NAME}"
-            )
-        return ImportReport(
-            model_name=row.model_name,
-            version=row.version,
-            state=record.state,
-            provenance=_provenance(row),
-            already_imported=True,
+        provenance, local_name, local_version = _provenance(row), row.model_name, row.version
+    state = get_state(settings, model_name=local_name, version=local_version)
+    onnx = manifest.member(ONNX_MEMBER)
+    if onnx is None or onnx.sm3 != state.onnx_sm3:
+        raise Conflict(
+            f"node {manifest.node_key_id}'s {manifest.model_name} version {manifest.version} was imported "
+            f"before as version {local_version} with a different {ONNX_FILE_NAME}"
         )
+    return ImportReport(
+        model_name=local_name,
+        version=local_version,
+        state=state.state,
+        provenance=provenance,
+        already_imported=True,
+    )
 
 
 def _register_import(settings: Settings, contents: _BundleContents, *, bundle_sm3: str, actor: str) -> ImportReport:
-    manifest, model_dir = contents.manifest, contents.directory / MODEL_DIR
+    """Register the bundle's model here, approved by its origin; a concurrent import of it may win the race."""
+    manifest = contents.manifest
     contents.card.require_complete()
-    imported_at = utc_now()
+    origin = ImportOrigin(
+        node_id=manifest.node_key_id,
+        model_name=manifest.model_name,
+        version=manifest.version,
+        bundle_sm3=bundle_sm3,
+        imported_at=utc_now(),
+    )
     origin_tags = {
-        ORIGIN_NODE_TAG: manifest.node_key_id,
-        ORIGIN_MODEL_TAG: manifest.model_name,
-        ORIGIN_VERSION_TAG: manifest.version,
+        ORIGIN_NODE_TAG: origin.node_id,
+        ORIGIN_MODEL_TAG: origin.model_name,
+        ORIGIN_VERSION_TAG: origin.version,
         BUNDLE_SM3_TAG: bundle_sm3,
         IMPORTED_BY_TAG: actor,
-        IMPORTED_AT_TAG: imported_at.isoformat(),
+        IMPORTED_AT_TAG: origin.imported_at.isoformat(),
     }
     run = RunRecord(
         experiment=contents.metadata.algorithm,
@@ -355,36 +343,22 @@ def _register_import(settings: Settings, contents: _BundleContents, *, bundle_sm
         params=contents.lineage.params,
         metrics=contents.metrics,
     )
-    ref = register_model_files(
+    ref = register_imported_version(
         settings,
         model_name=manifest.model_name,
-        directory=model_dir,
+        directory=contents.directory / MODEL_DIR,
         run=run,
         version_tags={REGISTERED_BY_TAG: actor, **origin_tags},
+        card=contents.card,
+        origin=origin,
+        actor=actor,
     )
-    record = signed_record(settings, model_name=ref.model_name, version=ref.version, directory=model_dir, actor=actor)
-    card = contents.card.model_copy(update={"version": ref.version})
-    record.card = card.model_dump_json()
-    provenance = ModelProvenance(
-        model_name=ref.model_name,
-        version=ref.version,
-        origin_node_id=manifest.node_key_id,
-        origin_model_name=manifest.model_name,
-        origin_version=manifest.version,
-        bundle_sm3=bundle_sm3,
-        imported_by=actor,
-        imported_at=imported_at,
-    )
-    with governance_session(settings) as session:
-        add_imported_record(session, record, provenance, actor=actor)
-        report = ImportReport(
-            model_name=ref.model_name,
-            version=ref.version,
-            state=record.state,
-            provenance=_provenance(provenance),
-            already_imported=False,
-        )
-    tag_card(settings, card)
+    if ref is None:  # a concurrent import of the same origin version recorded it first
+        existing = _previous_import(settings, contents)
+        if existing is None:
+            raise Conflict(f"the import of {manifest.model_name} version {manifest.version} was undone meanwhile")
+        return existing
+    tag_card(settings, get_card(settings, model_name=ref.model_name, version=ref.version))
     logger.info(
         "imported %s version %s from node %s as version %s",
         manifest.model_name,
@@ -392,7 +366,18 @@ def _register_import(settings: Settings, contents: _BundleContents, *, bundle_sm
         manifest.node_key_id,
         ref.version,
     )
-    return report
+    provenance = Provenance(
+        origin_node_id=origin.node_id,
+        origin_model_name=origin.model_name,
+        origin_version=origin.version,
+        bundle_sm3=bundle_sm3,
+        imported_by=actor,
+        imported_at=origin.imported_at,
+    )
+    state = get_state(settings, model_name=ref.model_name, version=ref.version)
+    return ImportReport(
+        model_name=ref.model_name, version=ref.version, state=state.state, provenance=provenance, already_imported=False
+    )
 
 
 def _provenance(row: ModelProvenance) -> Provenance:

@@ -28,9 +28,12 @@ from registry.signing import signed_record, verify_artifact
 from registry.store import (
     PUBLISHING_ALIASES,
     LifecycleState,
+    ModelProvenance,
     VersionRecord,
+    add_imported_record,
     add_record,
     apply_transition,
+    find_provenance,
     governance_session,
     load_record,
     require_servable,
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.entities.model_registry import ModelVersion
 
+    from registry.card import ModelCard
     from warehouse.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -118,6 +122,18 @@ class RunRecord(BaseModel):
     metrics: dict[str, float]
 
 
+class ImportOrigin(BaseModel):
+    """Where imported model files come from: the exporting node, its version there, the bundle."""
+
+    model_config = ConfigDict(frozen=True, protected_namespaces=())
+
+    node_id: str
+    model_name: str
+    version: str
+    bundle_sm3: str
+    imported_at: dt.datetime
+
+
 class ModelArtifact(BaseModel):
     """A model version downloaded to this node: its ONNX file and its metadata card."""
 
@@ -138,7 +154,7 @@ def register_version(
     run = _get_run(client, run_id)
     model_id = _logged_model_id(client, run)
     _ensure_registered_model(client, model_name)
-    tags = {key: value for key, value in run.data.tags.items() if key.startswith(RUN_TAG_PREFIX)}
+    tags = _warehouse_tags(run)
     created = client.create_model_version(
         name=model_name,
         source=f"models:/{model_id}",
@@ -200,6 +216,88 @@ def register_model_files(
     if version.status != "READY":
         raise ModelNotReady(f"{model_name} version {version.version} is {version.status}, not READY")
     return _ref(version)
+
+
+def register_imported_version(
+    settings: Settings,
+    *,
+    model_name: str,
+    directory: Path,
+    run: RunRecord,
+    version_tags: dict[str, str],
+    card: ModelCard,
+    origin: ImportOrigin,
+    actor: str,
+) -> ModelVersionRef | None:
+    """Register model files from another node as a new version, recorded ``approved`` with its provenance.
+
+    The files are registered as by :func:`register_model_files`, digested and signed with this node's
+    key, and recorded in state ``approved`` (approved by the origin) with ``card`` (renumbered for the
+    new version) and ``origin`` in one transaction. The provenance table allows one local version per
+    origin version: when a concurrent import of the same origin version committed first, the MLflow
+    version and run made here are deleted again and None is returned (the caller answers with the
+    version the other import recorded).
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    ref = register_model_files(settings, model_name=model_name, directory=directory, run=run, version_tags=version_tags)
+    record = signed_record(settings, model_name=ref.model_name, version=ref.version, directory=directory, actor=actor)
+    record.card = card.model_copy(update={"version": ref.version}).model_dump_json()
+    provenance = ModelProvenance(
+        model_name=ref.model_name,
+        version=ref.version,
+        origin_node_id=origin.node_id,
+        origin_model_name=origin.model_name,
+        origin_version=origin.version,
+        bundle_sm3=origin.bundle_sm3,
+        imported_by=actor,
+        imported_at=origin.imported_at,
+    )
+    try:
+        with governance_session(settings) as session:
+            add_imported_record(session, record, provenance, actor=actor)
+    except IntegrityError:
+        with governance_session(settings) as session:
+            winner = find_provenance(
+                session,
+                origin_node_id=origin.node_id,
+                origin_model_name=origin.model_name,
+                origin_version=origin.version,
+            )
+        if winner is None:  # the conflict was not another import of the same origin version
+            raise
+        _unregister(settings, ref)
+        logger.info(
+            "%s version %s of node %s was imported concurrently as version %s; dropped version %s",
+            origin.model_name,
+            origin.version,
+            origin.node_id,
+            winner.version,
+            ref.version,
+        )
+        return None
+    return ref
+
+
+def describe_run(settings: Settings, run_id: str) -> RunRecord:
+    """A training run as :class:`RunRecord`: experiment, name, ``warehouse.*`` tags, params, metrics."""
+    client = mlflow_client(settings)
+    run = _get_run(client, run_id)
+    return RunRecord(
+        experiment=str(client.get_experiment(run.info.experiment_id).name),
+        run_name=str(run.info.run_name or run_id),
+        tags=_warehouse_tags(run),
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+    )
+
+
+def _unregister(settings: Settings, ref: ModelVersionRef) -> None:
+    """Delete a version made by :func:`register_model_files` that no governance record came to hold."""
+    client = mlflow_client(settings)
+    client.delete_model_version(ref.model_name, ref.version)
+    if ref.run_id is not None:
+        client.delete_run(ref.run_id)
 
 
 def adopt_version(
@@ -368,6 +466,11 @@ def _move_into_place(scratch: Path, directory: Path) -> None:
 
 def _is_complete(directory: Path) -> bool:
     return (directory / ONNX_FILE_NAME).is_file() and (directory / METADATA_ARTIFACT_PATH).is_file()
+
+
+def _warehouse_tags(run: Run) -> dict[str, str]:
+    """The run's ``warehouse.*`` tags (feature service, training data SM3, git commit, seed)."""
+    return {key: value for key, value in run.data.tags.items() if key.startswith(RUN_TAG_PREFIX)}
 
 
 def _get_run(client: MlflowClient, run_id: str) -> Run:

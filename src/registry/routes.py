@@ -9,6 +9,7 @@ one handler as ``{"error": {"code", "message"}}``.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -355,10 +356,17 @@ def audit_entries(
     settings: SettingsDep,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     subject: Annotated[str | None, Query(max_length=300, description="Subject prefix, e.g. fire_risk/")] = None,
+    model: Annotated[str | None, Query(max_length=200, description="Only this model's versions and aliases")] = None,
+    since: Annotated[dt.datetime | None, Query(description="At or after (ISO 8601, UTC if no zone)")] = None,
+    until: Annotated[dt.datetime | None, Query(description="Before (ISO 8601, UTC if no zone)")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[AuditEntry]:
-    """The latest audit entries, newest first."""
-    return list_entries(settings, actor=actor, subject=subject, limit=limit)
+    """The latest audit entries, newest first; filters combine (``model`` is the subject prefix ``<model>/``)."""
+    if model is not None:
+        if subject is not None and not subject.startswith(f"{model}/"):
+            raise InvalidRequest(f"subject {subject!r} is not about model {model!r}; give one or the other")
+        subject = subject or f"{model}/"
+    return list_entries(settings, actor=actor, subject=subject, since=since, until=until, limit=limit)
 
 
 @router.get("/audit/verify", response_model=ChainReport, dependencies=[Depends(require(Permission.AUDIT_READ))])

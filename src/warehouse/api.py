@@ -27,6 +27,7 @@ from serving.metrics import MetricsMiddleware, ServingMetrics
 from serving.repository import ModelRepository
 from serving.routes import comparison, metrics, native, v2
 from serving.scoring import ScoringService
+from warehouse import identity_routes
 from warehouse.auth import check_declared_permissions, render_access_denied
 from warehouse.errors import AccessDenied, WarehouseError
 from warehouse.identity import IdentityStore
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None, *, open_model: ModelOpener | No
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _render_unexpected_error)
-    routers = (native, v2, metrics, comparison, registry_routes, scheduling_routes)
+    routers = (native, v2, metrics, comparison, registry_routes, scheduling_routes, identity_routes)
     for router in (module.router for module in routers):
         app.include_router(router)
     mount_console(app)
@@ -101,8 +102,10 @@ def _warm_up(app: FastAPI) -> None:
     repository: ModelRepository = app.state.repository
     scoring: ScoringService = app.state.scoring
     try:
+        # First, so that suspensions and alias moves reach this server without a restart even while
+        # the feature store warms up (requests with inline features are served meanwhile).
+        repository.start_watching()
         scoring.feature_store()
-        repository.start_watching()  # suspensions and alias moves reach this server without a restart
         repository.load_champions()
     except Exception:
         logger.exception("warm-up failed; the server stays not ready")

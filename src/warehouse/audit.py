@@ -171,14 +171,27 @@ def _problem(record: AuditRecord, expected_seq: int, expected_prev: str) -> str:
 
 
 def list_entries(
-    settings: Settings, *, subject: str | None = None, actor: str | None = None, limit: int = 100
+    settings: Settings,
+    *,
+    subject: str | None = None,
+    actor: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int = 100,
 ) -> list[AuditEntry]:
-    """The latest entries, newest first, optionally filtered by subject prefix or actor."""
+    """The latest entries, newest first, optionally filtered by subject prefix, actor and time.
+
+    ``since`` is inclusive and ``until`` exclusive; a moment without a time zone is taken as UTC.
+    """
     query = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
     if subject is not None:
         query = query.where(AuditRecord.subject.startswith(subject, autoescape=True))
     if actor is not None:
         query = query.where(AuditRecord.actor == actor)
+    if since is not None:
+        query = query.where(AuditRecord.at >= _utc(since))
+    if until is not None:
+        query = query.where(AuditRecord.at < _utc(until))
     db = connect_metadata_db(settings)
     try:
         with db.session() as session:

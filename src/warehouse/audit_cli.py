@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -37,12 +38,17 @@ def audit_list(
     ctx: typer.Context,
     subject: Annotated[str | None, typer.Option(help="Only subjects starting with this, e.g. fire_risk/.")] = None,
     actor: Annotated[str | None, typer.Option(help="Only entries by this actor.")] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="Only entries at or after this moment (UTC), e.g. 2026-12-01T08:00:00.")
+    ] = None,
+    until: Annotated[datetime | None, typer.Option(help="Only entries before this moment (UTC).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Most entries shown, newest first.")] = 50,
 ) -> None:
     """The latest audit entries."""
     from warehouse.audit import list_entries
 
     table = Table("seq", "at", "actor", "action", "subject", "detail", title="audit log")
-    for entry in list_entries(_settings(ctx), subject=subject, actor=actor, limit=limit):
+    found = list_entries(_settings(ctx), subject=subject, actor=actor, since=since, until=until, limit=limit)
+    for entry in found:
         table.add_row(str(entry.seq), str(entry.at), entry.actor, entry.action, entry.subject, str(entry.detail))
     console.print(table)

@@ -172,6 +172,13 @@ def list_principals(settings: Settings) -> list[PrincipalView]:
         return [_principal_view(record, grants.get(record.id, ())) for record in principals]
 
 
+def get_principal(settings: Settings, name: str) -> PrincipalView:
+    """One principal with its grants (404 ``principal_not_found`` if there is none of that name)."""
+    with open_metadata_db(settings) as db, db.session() as session:
+        record = _principal(session, name)
+        return _principal_view(record, _grants(session, record.id))
+
+
 def set_disabled(settings: Settings, name: str, *, disabled: bool, actor: str) -> PrincipalView:
     """Disable a principal (every key of it stops working at once) or enable it again."""
     with open_metadata_db(settings) as db, db.session() as session:

@@ -50,6 +50,20 @@ def nodes_trust(
     console.print(f"trusted node {node.node_id}", highlight=False)
 
 
+@nodes_app.command("untrust")
+def nodes_untrust(
+    ctx: typer.Context,
+    node_id: Annotated[str, typer.Argument(help="The trusted node's id.")],
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log and named when its bundles are refused).")],
+    actor: Annotated[str | None, typer.Option(help="Who acts (default: the OS user).")] = None,
+) -> None:
+    """Withdraw trust in another node: bundles it signs are refused from now on."""
+    from warehouse.nodes import untrust_node
+
+    record = untrust_node(_settings(ctx), node_id=node_id, reason=reason, actor=actor or getpass.getuser())
+    console.print(f"untrusted node {record.node_id}: {record.reason}", highlight=False)
+
+
 @nodes_app.command("list")
 def nodes_list(ctx: typer.Context) -> None:
     """This node and every node it trusts."""

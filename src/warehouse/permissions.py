@@ -49,6 +49,10 @@ class Permission(StrEnum):
     JOBS_MANAGE = "jobs.manage"
     ALERTS_READ = "alerts.read"
     ALERTS_ACT = "alerts.act"
+    IDENTITY_READ = "identity.read"
+    """List principals, their grants and their keys (never a secret)."""
+    IDENTITY_MANAGE = "identity.manage"
+    """Create principals, issue and revoke keys, grant and withdraw models."""
 
 
 P = Permission
@@ -68,7 +72,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.ADMIN: frozenset(Permission),
     Role.APP: frozenset({P.SCORE, P.SERVER_READ}),
-    Role.AUDITOR: frozenset({P.SERVER_READ, P.METRICS_READ, P.MODELS_READ, P.AUDIT_READ, P.JOBS_READ, P.ALERTS_READ}),
+    Role.AUDITOR: frozenset(
+        {P.SERVER_READ, P.METRICS_READ, P.MODELS_READ, P.AUDIT_READ, P.JOBS_READ, P.ALERTS_READ, P.IDENTITY_READ}
+    ),
 }
 """Role -> the permissions it grants. The only place where this is decided."""
 

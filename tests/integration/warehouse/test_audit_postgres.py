@@ -23,6 +23,10 @@ def test_intact_chain(pg_settings: Settings) -> None:
     audit_contract.check_intact_chain(pg_settings)
 
 
+def test_time_filters(pg_settings: Settings) -> None:
+    audit_contract.check_time_filters(pg_settings)
+
+
 def test_edited_row_is_caught(pg_settings: Settings) -> None:
     audit_contract.check_edited_row_is_caught(pg_settings)
 

@@ -41,6 +41,10 @@ def test_two_person_rule_across_principals(pg_settings: Settings) -> None:
     contract.check_two_person_rule_across_principals(pg_settings, TestClient(create_app(pg_settings)))
 
 
+def test_principals_keys_and_grants_over_http(pg_settings: Settings) -> None:
+    contract.check_identity_over_http(pg_settings, TestClient(create_app(pg_settings)))
+
+
 def test_route_matrix(pg_settings: Settings) -> None:
     contract.seed_governed_version(pg_settings)
     callers = contract.make_callers(pg_settings)

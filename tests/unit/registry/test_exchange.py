@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from algorithms.base import ModelMetadata
 from registry.bundle import MANIFEST_MEMBER, SIGNATURE_MEMBER
-from registry.exchange import export_version, get_provenance, import_bundle
+from registry.exchange import ImportReport, export_version, get_provenance, import_bundle
 from registry.lifecycle import get_state, lifecycle_history, promote
 from registry.models import fetch_model, resolve_version
 from tests.auth_helpers import caller_headers
@@ -320,3 +320,55 @@ def test_a_signed_bundle_whose_metadata_disagrees_with_its_onnx_is_refused(
     with pytest.raises(BundleInvalid, match=r"another SM3 digest for model\.onnx than the manifest"):
         import_bundle(city, bundle, actor="c")
     assert mlflow_client(city).search_model_versions(f"name='{NAME}'") == []
+
+
+def test_concurrent_imports_of_one_bundle_give_one_version(province: Settings, city: Settings, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    bundle = export_version(province, model_name=NAME, alias_or_version="1", out=tmp_path / "b.tar", actor="p").bundle
+    _trust(city, province)
+    importers = 4
+    barrier = Barrier(importers)
+
+    def race(index: int) -> ImportReport:
+        barrier.wait()
+        return import_bundle(city, bundle, actor=f"city-{index}")
+
+    with ThreadPoolExecutor(importers) as pool:
+        reports = list(pool.map(race, range(importers)))
+    again = import_bundle(city, bundle, actor="city-later")
+
+    assert {(report.model_name, report.version, report.state) for report in reports} == {(NAME, "1", "approved")}
+    assert sorted(report.already_imported for report in reports) == [False, True, True, True]
+    winner = next(report for report in reports if not report.already_imported)
+    assert {report.provenance for report in reports} == {winner.provenance} == {again.provenance}
+    assert again.already_imported and again.version == "1"
+    live = mlflow_client(city).search_model_versions(f"name='{NAME}'")
+    assert [str(version.version) for version in live] == ["1"]
+    imports = [entry for entry in list_entries(city) if entry.action == "model.import"]
+    assert [(entry.subject, entry.actor) for entry in imports] == [(f"{NAME}/1", winner.provenance.imported_by)]
+    assert verify_chain(city).intact
+
+
+def test_imports_from_an_untrusted_node_are_refused(province: Settings, city: Settings, tmp_path: Path) -> None:
+    from warehouse.nodes import untrust_node
+
+    first = export_version(province, model_name=NAME, alias_or_version="1", out=tmp_path / "1.tar", actor="p").bundle
+    _trust(city, province)
+    imported = import_bundle(city, first, actor="c")
+    origin = this_node(province).node_id
+    untrust_node(city, node_id=origin, reason="province key rotated", actor="city-security")
+
+    with pytest.raises(UntrustedNode, match=r"city-security untrusted it at .*\(province key rotated\)") as caught:
+        import_bundle(city, first, actor="c")
+    result = CliRunner().invoke(cli_app, ["--data-dir", str(city.data_dir), "models", "import", str(first)])
+
+    assert caught.value.code == "untrusted_node"
+    assert result.exit_code == 1 and isinstance(result.exception, UntrustedNode)
+    refusals = [entry for entry in list_entries(city) if entry.action == "model.import_refused"]
+    assert [entry.detail["code"] for entry in refusals] == ["untrusted_node", "untrusted_node"]
+    assert [entry.detail["reason"] for entry in list_entries(city, subject=f"node/{origin}", limit=1)] == [
+        "province key rotated"
+    ]
+    assert get_state(city, model_name=NAME, version=imported.version).state == "approved"  # already imported stays

@@ -7,6 +7,7 @@ is the principal of the API key (``ops``, an admin), never a field of the body.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,11 +87,22 @@ def test_audit_routes(client: TestClient) -> None:
     client.post(f"{MODEL}/versions/1/suspend", json={"reason": "drift"})
 
     by_ops = client.get("/v1/audit", params={"actor": "ops"}).json()
+    about_model = client.get("/v1/audit", params={"model": "fire_risk"}).json()
+    since = client.get("/v1/audit", params={"model": "fire_risk", "since": by_ops[0]["at"]}).json()
+    until = client.get("/v1/audit", params={"model": "fire_risk", "until": by_ops[0]["at"]}).json()
+    clash = client.get("/v1/audit", params={"model": "fire_risk", "subject": "other/"})
     verify = client.get("/v1/audit/verify").json()
 
     assert [(entry["action"], entry["subject"]) for entry in by_ops] == [("model.suspend", "fire_risk/1")]
     assert by_ops[0]["detail"] == {"from_state": "published", "to_state": "suspended", "reason": "drift"}
     assert verify["intact"] is True and verify["entries"] >= 6
+    assert about_model[0]["action"] == "model.suspend" and {e["subject"][:9] for e in about_model} == {"fire_risk"}
+    middle = dt.datetime.fromisoformat(by_ops[0]["at"])
+    moments = [(entry["seq"], dt.datetime.fromisoformat(entry["at"])) for entry in about_model]
+    assert [entry["seq"] for entry in since] == [seq for seq, at in moments if at >= middle]
+    assert [entry["seq"] for entry in until] == [seq for seq, at in moments if at < middle]
+    assert len(since) + len(until) == len(about_model) and since[0]["action"] == "model.suspend"
+    assert (clash.status_code, clash.json()["error"]["code"]) == (422, "invalid_request")
 
 
 def test_cli_steps_card_and_audit_verify(settings: Settings) -> None:

@@ -31,6 +31,24 @@ def check_intact_chain(settings: Settings) -> None:
     assert [entry.detail for entry in list_entries(settings, subject="m/1")] == [{"n": 1}]
 
 
+def check_time_filters(settings: Settings) -> None:
+    """``since`` keeps entries at or after a moment, ``until`` those before it; both combine with the others."""
+    append_three(settings)
+    entries = list(reversed(list_entries(settings)))
+    middle = entries[1].at
+
+    since = list_entries(settings, since=middle)
+    until = list_entries(settings, until=middle)
+    naive = list_entries(settings, since=middle.replace(tzinfo=None), actor="alice")
+
+    assert [entry.seq for entry in since] == [entry.seq for entry in reversed(entries) if entry.at >= middle]
+    assert [entry.seq for entry in until] == [entry.seq for entry in reversed(entries) if entry.at < middle]
+    assert {2, 3} <= {entry.seq for entry in since} and 1 in {entry.seq for entry in until}
+    assert sorted(entry.seq for entry in [*since, *until]) == [1, 2, 3]
+    assert [entry.seq for entry in naive] == [3]
+    assert list_entries(settings, since=entries[-1].at, until=entries[0].at) == []
+
+
 def check_edited_row_is_caught(settings: Settings) -> None:
     """A row edited behind the log's back breaks the chain at that row."""
     append_three(settings)

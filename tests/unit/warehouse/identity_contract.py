@@ -137,6 +137,17 @@ def routes(*, score_status: int = 200, score_code: str | None = None) -> list[Ro
         RouteCase("GET", "/console/jobs", "/console/jobs", READERS, 200, page=True),
         RouteCase("GET", "/console/jobs/runs", "/console/jobs/runs", READERS, 200, page=True),
         RouteCase("GET", "/console/try", "/console/try", SCORE_ROLES, 200, page=True),
+        RouteCase("GET", "/v1/principals", "/v1/principals", frozenset({"admin", "auditor"}), 200),
+        RouteCase("POST", "/v1/principals", "/v1/principals", ADMIN, 422, "invalid_request", {}),
+        RouteCase("GET", "/v1/principals/{name}/keys", "/v1/principals/nobody/keys", frozenset({"admin", "auditor"}),
+                  404, "principal_not_found"),
+        RouteCase("POST", "/v1/principals/{name}/keys", "/v1/principals/nobody/keys", ADMIN, 404,
+                  "principal_not_found", {}),
+        RouteCase("DELETE", "/v1/keys/{key_id}", "/v1/keys/0123456789abcdef", ADMIN, 404, "api_key_not_found"),
+        RouteCase("PUT", "/v1/principals/{name}/grants/{model_name}", "/v1/principals/nobody/grants/fire_risk",
+                  ADMIN, 404, "principal_not_found"),
+        RouteCase("DELETE", "/v1/principals/{name}/grants/{model_name}", "/v1/principals/nobody/grants/fire_risk",
+                  ADMIN, 404, "principal_not_found"),
     ]  # fmt: skip
 
 
@@ -354,3 +365,52 @@ def check_two_person_rule_across_principals(settings: Settings, client: TestClie
     assert (smuggled.status_code, smuggled.json()["error"]["code"]) == (422, "invalid_request")
     history = client.get("/v1/models/permits/history", headers=other).json()["lifecycle"]
     assert [(step["to_state"], step["actor"]) for step in history] == [("approved", "dept-b")]
+
+
+def check_identity_over_http(settings: Settings, client: TestClient) -> None:
+    """An admin creates an application, issues its key (shown once), grants a model, revokes the key."""
+    admin = caller_headers(settings, "admin", name="identity-admin")
+    auditor = caller_headers(settings, "auditor", name="identity-auditor")
+    new_app = {"name": "city-app", "kind": "application", "roles": ["app"], "clearance": "internal"}
+
+    created = client.post("/v1/principals", json=new_app, headers=admin)
+    duplicate = client.post("/v1/principals", json=new_app, headers=admin)
+    bad_role = client.post("/v1/principals", json={**new_app, "name": "x", "roles": ["root"]}, headers=admin)
+    issued = client.post("/v1/principals/city-app/keys", json={"expires_in_days": 30}, headers=admin)
+    token = issued.json()["token"]
+    granted = client.put("/v1/principals/city-app/grants/fire_risk", headers=admin)
+    as_app = client.get("/v2", headers=bearer(token))
+    keys = client.get("/v1/principals/city-app/keys", headers=auditor)
+    listed = client.get("/v1/principals", headers=auditor)
+    auditor_issues = client.post("/v1/principals/city-app/keys", json={}, headers=auditor)
+    revoked = client.delete(f"/v1/keys/{issued.json()['key_id']}", headers=admin)
+    after = client.get("/v2", headers=bearer(token))
+    withdrawn = client.delete("/v1/principals/city-app/grants/fire_risk", headers=admin)
+
+    assert (created.status_code, created.json()["roles"], created.json()["granted_models"]) == (201, ["app"], [])
+    assert (duplicate.status_code, duplicate.json()["error"]["code"]) == (409, "principal_exists")
+    assert (bad_role.status_code, bad_role.json()["error"]["code"]) == (422, "invalid_request")
+    assert issued.status_code == 201 and issued.headers["cache-control"] == "no-store"
+    assert token.startswith(f"wh_{issued.json()['key_id']}_") and issued.json()["expires_at"] is not None
+    assert granted.json()["granted_models"] == ["fire_risk"] and as_app.status_code == 200
+    assert [key["key_id"] for key in keys.json()] == [issued.json()["key_id"]]
+    secret = token.split("_", 2)[2]
+    assert secret not in keys.text and secret not in listed.text and "token" not in keys.json()[0]
+    assert "city-app" in [principal["name"] for principal in listed.json()]
+    assert (auditor_issues.status_code, auditor_issues.json()["error"]["code"]) == (403, "forbidden")
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert after.status_code == 401 and after.json()["error"].startswith("unauthenticated")  # /v2: a bare string
+    assert withdrawn.json()["granted_models"] == []
+    changes = [
+        (entry.actor, entry.action, entry.subject)
+        for entry in reversed(list_entries(settings, actor="identity-admin"))
+        if entry.action.split(".")[0] in {"principal", "key", "grant"}
+    ]
+    assert changes == [
+        ("identity-admin", "principal.create", "principal/city-app"),
+        ("identity-admin", "key.create", f"key/{issued.json()['key_id']}"),
+        ("identity-admin", "grant.add", "principal/city-app"),
+        ("identity-admin", "key.revoke", f"key/{issued.json()['key_id']}"),
+        ("identity-admin", "grant.remove", "principal/city-app"),
+    ]
+    assert verify_chain(settings).intact

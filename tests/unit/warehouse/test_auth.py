@@ -135,6 +135,11 @@ def test_clearance_and_grants(tmp_path: Path) -> None:
     contract.check_clearance_and_grants(settings, TestClient(create_app(settings)))
 
 
+def test_principals_keys_and_grants_over_http(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "wh")
+    contract.check_identity_over_http(settings, TestClient(create_app(settings)))
+
+
 def test_two_person_rule_across_principals(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "wh")
     contract.check_two_person_rule_across_principals(settings, TestClient(create_app(settings)))

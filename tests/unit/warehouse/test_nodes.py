@@ -59,3 +59,34 @@ def test_a_key_that_is_not_the_named_node_or_not_on_the_curve_is_refused(tmp_pat
         trusted_node_key(city, origin.node_id)
     assert (caught.value.status, caught.value.code) == (422, "untrusted_node")
     assert [node.node_id for node in known_nodes(city)] == [this_node(city).node_id]
+
+
+def test_untrust_withdraws_the_key_with_an_audited_reason(tmp_path: Path) -> None:
+    province, city = Settings(data_dir=tmp_path / "province"), Settings(data_dir=tmp_path / "city")
+    origin = this_node(province)
+    key_file = keys_dir(province) / "node_sm2.pub"
+    trust_node(city, node_id=origin.node_id, public_key_file=key_file, actor="ops")
+    runner = CliRunner()
+    base = ["--data-dir", str(city.data_dir), "nodes", "untrust"]
+
+    no_reason = runner.invoke(app, [*base, origin.node_id, "--reason", " ", "--actor", "ops"])
+    untrusted = runner.invoke(app, [*base, origin.node_id, "--reason", "key leaked", "--actor", "sec"])
+    twice = runner.invoke(app, [*base, origin.node_id, "--reason", "again", "--actor", "sec"])
+    own = runner.invoke(app, [*base, this_node(city).node_id, "--reason", "no", "--actor", "sec"])
+
+    assert no_reason.exit_code == 1 and "give the reason" in str(no_reason.exception)
+    assert untrusted.exit_code == 0 and f"untrusted node {origin.node_id}: key leaked" in untrusted.stdout
+    assert twice.exit_code == 1 and "is not trusted here; nothing to untrust" in str(twice.exception)
+    assert own.exit_code == 1 and "this node's own key" in str(own.exception)
+    assert [node.node_id for node in known_nodes(city)] == [this_node(city).node_id]
+    with pytest.raises(UntrustedNode, match=r"sec untrusted it at .* \(key leaked\)") as caught:
+        trusted_node_key(city, origin.node_id)
+    assert caught.value.code == "untrusted_node"
+    entries = list_entries(city, subject=f"node/{origin.node_id}")
+    assert [(entry.actor, entry.action, entry.detail.get("reason")) for entry in entries] == [
+        ("sec", "node.untrust", "key leaked"),
+        ("ops", "node.trust", None),
+    ]
+
+    trust_node(city, node_id=origin.node_id, public_key_file=key_file, actor="ops")
+    assert trusted_node_key(city, origin.node_id) == origin.public_key
