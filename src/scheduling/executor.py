@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from registry.models import ModelVersionRef
     from scheduling.alerts import AlertReasons
-    from scheduling.specs import RunPlan, RunRequest
+    from scheduling.specs import FeatureSource, RunPlan, RunRequest
     from serving.runtime import OnnxModel
     from warehouse.settings import Settings
 
@@ -126,6 +126,7 @@ def start_run(
         thresholds=request.thresholds,
         delivery=request.delivery,
         output=request.output or f"{request.algorithm}/run_id={run_id}",
+        features=request.features,
     )
     record = BatchRun(
         id=run_id,
@@ -238,12 +239,11 @@ def _committed_entities(db: MetadataDB, run_id: str) -> dict[int, int]:
 
 
 def _score_pending_chunks(settings: Settings, execution: _Execution) -> None:
-    from features.offline import iter_population_features
-
     totals: list[int] = []
     plan = execution.plan
-    chunks = iter_population_features(
+    chunks = feature_chunks(
         settings,
+        plan.features,
         feature_service=plan.feature_service,
         as_of=plan.as_of,
         chunk_rows=plan.chunk_rows,
@@ -260,6 +260,29 @@ def _score_pending_chunks(settings: Settings, execution: _Execution) -> None:
     for chunk, probabilities in execution.scorer(pending):
         _commit_scored(execution, chunk, probabilities)
         execution.on_progress(chunk.entities)
+
+
+def feature_chunks(
+    settings: Settings,
+    source: FeatureSource,
+    *,
+    feature_service: str,
+    as_of: dt.datetime,
+    chunk_rows: int,
+    on_progress: ProgressCallback,
+) -> Iterator[pd.DataFrame]:
+    """The population's feature chunks from ``source`` (identical chunks and values from either)."""
+    if source == "latest":
+        from features.latest import iter_latest_features
+
+        return iter_latest_features(
+            settings, feature_service=feature_service, as_of=as_of, chunk_rows=chunk_rows, on_progress=on_progress
+        )
+    from features.offline import iter_population_features
+
+    return iter_population_features(
+        settings, feature_service=feature_service, as_of=as_of, chunk_rows=chunk_rows, on_progress=on_progress
+    )
 
 
 def _commit_scored(execution: _Execution, pending: PendingChunk, probabilities: np.ndarray) -> None:

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
 
     batch_chunk_rows: int = Field(default=5_000, gt=0)
     """Entities scored per chunk by the batch executor; bounds its memory."""
+    batch_read_memory_mb: int = Field(default=512, ge=64)
+    """Memory limit of DuckDB when the batch executor reads the latest feature values (it spills past it)."""
 
     alert_redis_url: SecretStr | None = None
     """Redis that jobs' alert streams are XADDed to; default: ``redis_url``."""
