@@ -81,6 +81,7 @@ def _connect(settings: Settings) -> duckdb.DuckDBPyConnection:
         config={
             "memory_limit": f"{settings.batch_read_memory_mb}MB",
             "temp_directory": str(scratch),
+            "threads": 1,
         }
     )
     return connection
