@@ -155,8 +155,12 @@ def execute_run(
     *,
     on_progress: ProgressCallback = no_progress,
     scorer_factory: ScorerFactory = local_scorer,
+    executor: str = "local",
 ) -> BatchReport:
-    """Score every chunk of run ``run_id`` not yet committed; a finished run is returned unchanged."""
+    """Score every chunk of run ``run_id`` not yet committed; a finished run is returned unchanged.
+
+    ``executor`` names who scores (``local``, ``ray``) in the run's audit entries.
+    """
     from scheduling.specs import RunPlan
 
     with open_metadata_db(settings) as db:
@@ -170,13 +174,13 @@ def execute_run(
         output_dir.mkdir(parents=True, exist_ok=True)
         execution = _Execution(db, run, plan, model, output_dir, on_progress, scorer_factory(model))
         started = time.perf_counter()
-        _set_status(db, run_id, status="running")
+        _set_status(db, run_id, status="running", executor=executor)
         try:
             _score_pending_chunks(settings, execution)
         except BaseException as exc:
-            _set_status(db, run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+            _set_status(db, run_id, status="failed", executor=executor, error=f"{type(exc).__name__}: {exc}")
             raise
-        _set_status(db, run_id, status="succeeded")
+        _set_status(db, run_id, status="succeeded", executor=executor)
         seconds = time.perf_counter() - started
         report = _report(run, output_dir, rows=_rows_written(db, run_id), seconds=seconds)
         rate = execution.rows_written / seconds if seconds > 0 else 0.0
@@ -410,7 +414,9 @@ def _set_total(db: MetadataDB, run_id: str, total: int) -> None:
             run.rows_total = total
 
 
-def _set_status(db: MetadataDB, run_id: str, *, status: str, error: str = "") -> None:
+def _set_status(db: MetadataDB, run_id: str, *, status: str, executor: str, error: str = "") -> None:
+    from scheduling.specs import RunPlan
+
     with db.session() as session:
         run = session.get(BatchRun, run_id)
         if run is None:
@@ -423,7 +429,14 @@ def _set_status(db: MetadataDB, run_id: str, *, status: str, error: str = "") ->
             actor=f"job:{run.job_name}" if run.job_name else "batch",
             action=f"batch.run_{status}",
             subject=f"batch_run/{run_id}",
-            detail={"model": run.model_name, "version": run.model_version, "rows_done": run.rows_done, "error": error},
+            detail={
+                "model": run.model_name,
+                "version": run.model_version,
+                "rows_done": run.rows_done,
+                "executor": executor,
+                "features": RunPlan.model_validate_json(run.plan).features,
+                "error": error,
+            },
         )
 
 
