@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 
 SCRATCH_DIR = "duckdb"
 """Where DuckDB spills, inside the data dir's runtime dir."""
+BLOCK_ROWS = 100_000
+"""Entities per DuckDB query: bounds the memory one query needs, whatever the population's size."""
 
 
 def quote_identifier(name: str) -> str:
@@ -49,20 +51,29 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def latest_values_query(service: ServiceSpec) -> str:
-    """One row per entity of the population: key, then the service's features (NULL where a view has none).
+    """One row per entity of a block of the population: key, then the service's features (NULL where a
+    view has none), ordered by key.
 
-    Parameters in order: the population table, then per view its table, the window start and end.
+    Named parameters: ``population`` (its first view's table), ``first`` and ``next`` (the block's
+    first key and the next block's, NULL for the last block), ``start`` and ``end`` (the window),
+    and ``view_<i>`` (each view's table).
     """
     key = quote_identifier(service.entity_key)
     stamp = quote_identifier(TIMESTAMP_COLUMN)
-    parts = [f"population AS (SELECT DISTINCT {key} FROM read_parquet(?))"]
+    in_block = f"{key} >= $first AND ($next IS NULL OR {key} < $next)"
+    parts = [f"population AS (SELECT DISTINCT {key} FROM read_parquet($population) WHERE {in_block})"]
     joins, columns = [], [f"population.{key}"]
     for position, view in enumerate(service.views):
         alias = f"view_{position}"
         names = ", ".join(quote_identifier(name) for name in view.feature_names)
+        # The latest stamp per entity, then its row: an aggregate and a join over the block's rows only.
         parts.append(
-            f"{alias} AS (SELECT {key}, {names} FROM read_parquet(?) WHERE {stamp} >= ? AND {stamp} <= ? "
-            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {stamp} DESC) = 1)"
+            f"{alias}_rows AS (SELECT {key}, {stamp}, {names} FROM read_parquet(${alias}) WHERE {stamp} >= $start "
+            f"AND {stamp} <= $end AND {in_block})"
+        )
+        parts.append(
+            f"{alias} AS (SELECT {key}, {names} FROM {alias}_rows JOIN "
+            f"(SELECT {key}, max({stamp}) AS {stamp} FROM {alias}_rows GROUP BY {key}) USING ({key}, {stamp}))"
         )
         joins.append(f"LEFT JOIN {alias} USING ({key})")
         columns.extend(f"{alias}.{quote_identifier(name)}" for name in view.feature_names)
@@ -84,19 +95,32 @@ def _connect(settings: Settings) -> duckdb.DuckDBPyConnection:
             "threads": 1,
         }
     )
+    connection.execute("SET enable_progress_bar = false")  # DuckDB would draw its own bar on stdout
     return connection
 
 
-def _parameters(settings: Settings, service: ServiceSpec, as_of: datetime) -> list[object]:
+def _parameters(settings: Settings, service: ServiceSpec, as_of: datetime) -> dict[str, object]:
+    """The query's named parameters but the block bounds; a missing table raises :class:`DatasetNotFound`."""
     population = service.population
-    tables = [population.views[0].table, *(view.table for view in service.views)]
-    for table in tables:
-        if not table_path(settings, population.name, table).is_file():
+    tables = {"population": population.views[0].table}
+    tables.update({f"view_{position}": view.table for position, view in enumerate(service.views)})
+    parameters: dict[str, object] = {"start": as_of - population.ttl, "end": as_of}
+    for name, table in tables.items():
+        path = table_path(settings, population.name, table)
+        if not path.is_file():
             raise DatasetNotFound(f"table {table!r} of population {population.name!r} is missing")
-    parameters: list[object] = [str(table_path(settings, population.name, population.views[0].table))]
-    for view in service.views:
-        parameters += [str(table_path(settings, population.name, view.table)), as_of - population.ttl, as_of]
+        parameters[name] = str(path)
     return parameters
+
+
+def block_first_keys(connection: duckdb.DuckDBPyConnection, path: str, key: str, block_rows: int) -> list[str]:
+    """The first key of each block of ``block_rows`` entities, in key order."""
+    column = quote_identifier(key)
+    query = (
+        f"SELECT {column} FROM (SELECT {column}, row_number() OVER (ORDER BY {column}) - 1 AS position "
+        f"FROM (SELECT DISTINCT {column} FROM read_parquet($path))) WHERE position % $block = 0 ORDER BY {column}"
+    )
+    return [str(row[0]) for row in connection.execute(query, {"path": path, "block": block_rows}).fetchall()]
 
 
 def count_entities(settings: Settings, service: ServiceSpec) -> int:
@@ -127,20 +151,29 @@ def _exact_chunks(batches: Iterator[pa.RecordBatch], chunk_rows: int) -> Iterato
         yield pa.Table.from_batches(pending)
 
 
+def _blocks(settings: Settings, service: ServiceSpec, as_of: datetime, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """Record batches of the latest values, one DuckDB query per block of entities, in key order."""
+    parameters = _parameters(settings, service, as_of)
+    query = latest_values_query(service)
+    with _connect(settings) as connection:
+        firsts = block_first_keys(connection, str(parameters["population"]), service.entity_key, BLOCK_ROWS)
+        for first, following in zip(firsts, [*firsts[1:], None], strict=True):
+            relation = connection.sql(query, params={**parameters, "first": first, "next": following})
+            if relation is None:
+                raise DatasetNotFound(f"the latest values of {service.name!r} gave no result")
+            yield from relation.to_arrow_reader(batch_rows)
+
+
 def _chunks(
     settings: Settings, service: ServiceSpec, as_of: datetime, chunk_rows: int, on_progress: ProgressCallback
 ) -> Iterator[pd.DataFrame]:
     schema = population_chunk_schema(service.name)
     names = service.feature_names
-    with _connect(settings) as connection:
-        relation = connection.sql(latest_values_query(service), params=_parameters(settings, service, as_of))
-        if relation is None:
-            raise DatasetNotFound(f"the latest values of {service.name!r} gave no result")
-        for table in _exact_chunks(iter(relation.to_arrow_reader(chunk_rows)), chunk_rows):
-            frame = table.to_pandas().astype(dict.fromkeys(names, "float64"))
-            chunk = validate_frame(schema, frame)
-            on_progress(len(chunk))
-            yield chunk
+    for table in _exact_chunks(_blocks(settings, service, as_of, chunk_rows), chunk_rows):
+        frame = table.to_pandas().astype(dict.fromkeys(names, "float64"))
+        chunk = validate_frame(schema, frame)
+        on_progress(len(chunk))
+        yield chunk
 
 
 def iter_latest_features(

@@ -96,3 +96,12 @@ def test_reading_the_latest_values_imports_no_feast(prepared_settings: Settings)
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300)
     assert done.stdout.split() == [str(N_BUILDINGS), "False"]
+
+
+def test_blocks_smaller_than_a_chunk_give_the_same_chunks(
+    prepared_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import features.latest
+
+    monkeypatch.setattr(features.latest, "BLOCK_ROWS", 70)
+    _assert_same_chunks(*_both(prepared_settings, chunk_rows=128))
