@@ -1,24 +1,27 @@
 """Rows/s and peak memory of the local batch executor against bare ONNX Runtime, measured in the same run.
 
-Builds a warehouse of ``--buildings`` fire-risk buildings in a temporary data dir, then runs each
-system in a fresh subprocess (so that each one's peak RSS is its own):
+Builds a warehouse of ``--buildings`` fire-risk buildings in a temporary data dir (features, a
+trained champion), then regenerates the ``buildings`` population at ``--rows`` entities with
+``--months`` monthly snapshots (same generator and seed family, the model unchanged), and runs each
+system in a fresh subprocess, so that each one's peak RSS is its own:
   * ``bare_ort``: ONNX Runtime over the population's feature matrix already in memory, in chunks of
-    the executor's chunk size (the scoring floor; the matrix is read before the clock starts);
-  * ``read_then_ort``: the same feature read the executor does (Feast offline, point in time), then
-    bare ONNX Runtime (the floor of any executor that reads features);
-  * ``executor``: the local executor end to end (feature read, scoring, parquet parts, chunk commits
-    with the results table, alerts with reasons and their outbox rows when ``--thresholds``).
-Prints rows/s and peak RSS per system and the ratios to both baselines, then profiles one executor
-run (cumulative seconds of the feature read, scoring, part writes and chunk commits).
-Run: ``python bench/batch.py [--buildings 20000] [--chunk-rows 5000]``.
+    the executor's chunk size, one thread (the scoring floor; the matrix is read before the clock starts);
+  * ``executor``: the local executor with ``--features latest`` (DuckDB over the offline parquet,
+    read ahead in a thread; scoring; parquet parts; chunk commits with the results table; alerts with
+    reasons when ``--thresholds``);
+  * ``executor_pit`` (with ``--point-in-time``): the same executor reading through Feast's
+    point-in-time join.
+For each executor it prints three rates: ``end_to_end`` (the whole subprocess, Python and library
+imports included), ``run`` (``execute_run`` only, after imports: model load, feature query, every
+chunk) and ``steady`` (from the first chunk committed to the last: the per-chunk pipeline), each with
+its ratio to bare ONNX Runtime, and the process's peak RSS.
+Run: ``python bench/batch.py [--rows 200000] [--chunk-rows 20000]``; ``--rows 2000000`` for the memory ceiling.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
 import json
-import pstats
 import resource
 import subprocess
 import sys
@@ -34,18 +37,9 @@ from score_latency import prepare_bench_warehouse  # sibling bench module, not a
 if TYPE_CHECKING:
     import onnxruntime as ort
 
+PROCESS_STARTED = time.perf_counter()
 MIN_BASELINE_S = 1.0
 """The bare baseline repeats its pass over the matrix for at least this long."""
-TOP_FUNCTIONS = 25
-"""Functions listed by cumulative time in the profile."""
-PROFILED = {
-    "feature_read": "_fetch_block",
-    "ort_scoring": "predict_proba",
-    "reasons": "explain_crossings",
-    "part_write": "_write_part",
-    "chunk_commit": "_commit_chunk",
-}
-"""Phase -> the function whose cumulative time measures it in the profile."""
 
 
 def peak_rss_mb() -> float:
@@ -73,18 +67,17 @@ class Population:
 
 
 def read_population(data_dir: str, chunk_rows: int) -> Population:
-    """The population's features as the executor reads them (Feast offline, point in time), as one matrix."""
-    import pandas as pd
-
-    from features.offline import iter_population_features
+    """The population's latest features as the executor reads them, as one float32 matrix."""
+    from features.latest import iter_latest_features
     from registry.models import fetch_model, resolve_version
     from serving.runtime import OnnxModel
     from warehouse.settings import Settings
 
     settings = Settings(data_dir=Path(data_dir))
     artifact = fetch_model(settings, resolve_version(settings, model_name="fire_risk", alias_or_version="1"))
-    frame = pd.concat(iter_population_features(settings, feature_service="fire_risk", chunk_rows=chunk_rows))
-    matrix = OnnxModel(artifact).feature_matrix(frame)
+    model = OnnxModel(artifact)
+    chunks = iter_latest_features(settings, feature_service="fire_risk", chunk_rows=chunk_rows)
+    matrix = np.concatenate([model.feature_matrix(chunk) for chunk in chunks])
     metadata = artifact.metadata
     return Population(artifact.onnx_path, metadata.onnx_input, metadata.onnx_output, matrix)
 
@@ -106,93 +99,99 @@ def score_chunks(session: ort.InferenceSession, population: Population, chunk_ro
     return rows
 
 
-def run_system(system: str, data_dir: str, chunk_rows: int, thresholds: str | None) -> dict[str, float]:
-    """One system's rows, seconds and peak RSS (called in a fresh subprocess)."""
-    if system == "bare_ort":
-        population = read_population(data_dir, chunk_rows)
-        session = bare_session(population.onnx_path)
-        score_chunks(session, population, chunk_rows)  # warm-up
-        started, rows = time.perf_counter(), 0
-        while rows == 0 or time.perf_counter() - started < MIN_BASELINE_S:  # repeat: one pass is milliseconds
-            rows += score_chunks(session, population, chunk_rows)
-    elif system == "read_then_ort":
-        started = time.perf_counter()
-        population = read_population(data_dir, chunk_rows)
-        rows = score_chunks(bare_session(population.onnx_path), population, chunk_rows)
-    else:
-        started = time.perf_counter()
-        rows = execute(data_dir, chunk_rows, thresholds, profile=system == "executor_profiled")
-    return {"rows": rows, "seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+def run_bare(data_dir: str, chunk_rows: int) -> dict[str, float]:
+    """Bare ONNX Runtime rows/s over the in-memory matrix (called in a fresh subprocess)."""
+    population = read_population(data_dir, chunk_rows)
+    session = bare_session(population.onnx_path)
+    score_chunks(session, population, chunk_rows)  # warm-up
+    started, rows = time.perf_counter(), 0
+    while rows == 0 or time.perf_counter() - started < MIN_BASELINE_S:  # repeat: one pass can be short
+        rows += score_chunks(session, population, chunk_rows)
+    return {"rows": rows, "run_s": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
 
 
-def execute(data_dir: str, chunk_rows: int, thresholds: str | None, *, profile: bool) -> int:
-    """One local-executor run of a job (alerts when ``thresholds``); optionally profiled phase by phase."""
+def run_executor(data_dir: str, chunk_rows: int, thresholds: str | None, features: str) -> dict[str, float]:
+    """One local-executor run of a job, timed three ways (called in a fresh subprocess)."""
     from scheduling.executor import execute_run, start_run
     from scheduling.specs import RunRequest, WarningThresholds
     from warehouse.settings import Settings
 
     settings = Settings(data_dir=Path(data_dir), batch_chunk_rows=chunk_rows)
     limits = WarningThresholds.model_validate_json(thresholds) if thresholds else None
-    run_id = start_run(settings, RunRequest(algorithm="fire_risk", model="1", thresholds=limits), job_name="bench")
-    profiler = cProfile.Profile() if profile else None
+    request = RunRequest(algorithm="fire_risk", model="1", thresholds=limits, features=features)  # type: ignore[arg-type]  # checked by pydantic
+    run_id = start_run(settings, request, job_name="bench")
+    marks: list[tuple[float, int]] = []
     started = time.perf_counter()
-    if profiler is not None:
-        profiler.enable()
-    report = execute_run(settings, run_id)
-    if profiler is not None:
-        profiler.disable()
-        print_profile(profiler, time.perf_counter() - started)
-    return report.rows
-
-
-def print_profile(profiler: cProfile.Profile, total_s: float) -> None:
-    """Cumulative seconds of each executor phase in one profiled run."""
-    stats = pstats.Stats(profiler)
-    cumulative: dict[str, float] = {}
-    entries = stats.stats.items()  # type: ignore[attr-defined]  # pstats keeps its table untyped
-    for (_file, _line, name), (_calls, _prim, _total, cum, _callers) in entries:
-        for phase, function in PROFILED.items():
-            if name == function:
-                cumulative[phase] = max(cumulative.get(phase, 0.0), cum)
-    phases = " ".join(f"{phase}_s={cumulative.get(phase, 0.0):.3f}" for phase in PROFILED)
-    print(f"profile executor total_s={total_s:.3f} {phases}", file=sys.stderr, flush=True)
-    ranked = sorted(entries, key=lambda item: item[1][3], reverse=True)
-    for (file, line_number, name), (_calls, _prim, _total, cum, _callers) in ranked[:TOP_FUNCTIONS]:
-        where = f"{Path(file).parent.name}/{Path(file).name}:{line_number}"
-        print(f"profile top cumulative_s={cum:8.3f} {name} ({where})", file=sys.stderr, flush=True)
+    report = execute_run(
+        settings, run_id, on_progress=lambda done, total=None: marks.append((time.perf_counter(), done))
+    )
+    finished = time.perf_counter()
+    committed = [(moment, done) for moment, done in marks[1:] if done > 0]  # the first mark is the total
+    steady_rows = sum(done for _moment, done in committed[1:])
+    steady_s = committed[-1][0] - committed[0][0] if len(committed) > 1 else 0.0
+    return {
+        "rows": report.rows,
+        "end_to_end_s": finished - PROCESS_STARTED,
+        "run_s": finished - started,
+        "steady_rows": steady_rows,
+        "steady_s": steady_s,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def measure(system: str, data_dir: Path, args: argparse.Namespace) -> dict[str, float]:
     """Run one system in a fresh interpreter; its JSON result."""
     command = [sys.executable, __file__, "--system", system, "--data-dir", str(data_dir)]
-    command += ["--chunk-rows", str(args.chunk_rows)]
-    if args.thresholds:
-        command += ["--thresholds", args.thresholds]
-    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=3600)
-    if done.stderr.strip():
-        for line in done.stderr.splitlines():
-            if line.startswith("profile "):
-                print(line, flush=True)
+    command += ["--chunk-rows", str(args.chunk_rows), "--thresholds", args.thresholds]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=7200)
+    if done.returncode != 0:
+        raise SystemExit(f"{system} failed:\n{done.stderr[-4000:]}")
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
-def line(system: str, result: dict[str, float], baselines: dict[str, dict[str, float]]) -> str:
-    """``system=... rows_per_s=... peak_rss_mb=...`` and the ratios to each baseline."""
-    rate, rss = result["rows"] / result["seconds"], result["peak_rss_mb"]
-    text = f"system={system:<14} rows={int(result['rows'])} rows_per_s={rate:10.0f} peak_rss_mb={rss:7.1f}"
-    for name, base in baselines.items():
-        ratio = rate / (base["rows"] / base["seconds"])
-        text += f"  baseline={name} ratio={ratio:.3f} rss_ratio={rss / base['peak_rss_mb']:.2f}"
-    return text
+def executor_line(system: str, result: dict[str, float], bare_rate: float) -> str:
+    """Rows, the three rates with their ratios to bare ONNX Runtime, and peak RSS."""
+    rates = {
+        "end_to_end": result["rows"] / result["end_to_end_s"],
+        "run": result["rows"] / result["run_s"],
+        "steady": result["steady_rows"] / result["steady_s"] if result["steady_s"] > 0 else float("nan"),
+    }
+    text = f"system={system:<13} rows={int(result['rows'])}"
+    for name, rate in rates.items():
+        text += f" {name}_rows_per_s={rate:9.0f} ({rate / bare_rate:.3f}x)"
+    return text + f" run_s={result['run_s']:.1f} peak_rss_mb={result['peak_rss_mb']:.0f}"
+
+
+def compare(data_dir: Path, args: argparse.Namespace) -> None:
+    """Measure every system on the warehouse in ``data_dir`` and print the comparison."""
+    bare = measure("bare_ort", data_dir, args)
+    bare_rate = bare["rows"] / bare["run_s"]
+    print(f"system=bare_ort      rows_per_s={bare_rate:9.0f} peak_rss_mb={bare['peak_rss_mb']:.0f}", flush=True)
+    print(executor_line("executor", measure("executor", data_dir, args), bare_rate), flush=True)
+    if args.point_in_time:
+        print(executor_line("executor_pit", measure("executor_pit", data_dir, args), bare_rate), flush=True)
+
+
+def regenerate(data_dir: Path, rows: int, months: int) -> None:
+    """Replace the buildings population with one of ``rows`` entities (the model stays as trained)."""
+    from features.datasets import generate_population
+    from warehouse.settings import Settings
+
+    started = time.perf_counter()
+    generate_population(Settings(data_dir=data_dir), population="buildings", n_entities=rows, months=months, seed=43)
+    print(f"generated {rows:,} buildings x {months} months in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--buildings", type=int, default=20_000)
-    parser.add_argument("--chunk-rows", type=int, default=5_000)
-    parser.add_argument("--thresholds", default='{"min_level": "high"}', help="warning thresholds JSON ('' for none)")
-    parser.add_argument("--warehouse", help="an existing data dir with a fire-risk champion (default: build one)")
+    parser.add_argument("--buildings", type=int, default=5_000, help="population the champion is trained on")
+    parser.add_argument("--rows", type=int, default=200_000, help="population scored (0: the training population)")
+    parser.add_argument("--months", type=int, default=2, help="monthly snapshots of the scored population")
+    parser.add_argument("--chunk-rows", type=int, default=20_000)
+    parser.add_argument("--thresholds", default="", help='warning thresholds JSON, e.g. \'{"min_level": "high"}\'')
+    parser.add_argument("--point-in-time", action="store_true", help="also run the executor on Feast's PIT read")
+    parser.add_argument("--warehouse", help="an existing data dir with a fire-risk champion, scored as it is")
     parser.add_argument("--system", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -200,24 +199,21 @@ def main() -> None:
         from warehouse.library_env import apply_library_defaults
 
         apply_library_defaults()
-        print(json.dumps(run_system(args.system, args.data_dir, args.chunk_rows, args.thresholds or None)))
+        thresholds = args.thresholds or None
+        if args.system == "bare_ort":
+            result = run_bare(args.data_dir, args.chunk_rows)
+        else:
+            features = "point-in-time" if args.system == "executor_pit" else "latest"
+            result = run_executor(args.data_dir, args.chunk_rows, thresholds, features)
+        print(json.dumps(result))
         return
     if args.warehouse:
         compare(Path(args.warehouse).resolve(), args)
         return
     with prepare_bench_warehouse(args.buildings, "bench-batch-") as bench:
+        if args.rows:
+            regenerate(bench.settings.data_dir, args.rows, args.months)
         compare(bench.settings.data_dir, args)
-
-
-def compare(data_dir: Path, args: argparse.Namespace) -> None:
-    """Measure every system on the warehouse in ``data_dir`` and print the comparison."""
-    bare = measure("bare_ort", data_dir, args)
-    print(line("bare_ort", bare, {}), flush=True)
-    read = measure("read_then_ort", data_dir, args)
-    print(line("read_then_ort", read, {"bare_ort": bare}), flush=True)
-    executor = measure("executor", data_dir, args)
-    print(line("executor", executor, {"bare_ort": bare, "read_then_ort": read}), flush=True)
-    measure("executor_profiled", data_dir, args)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from scheduling.alerts import Alert, AlertAction
     from scheduling.inspections import InspectionDraw
     from scheduling.jobs import JobView, RunView
+    from scheduling.specs import ExecutorName, FeatureSource
     from warehouse.settings import Settings
 
 console = Console()
@@ -36,6 +37,13 @@ inspections_app = typer.Typer(
 JobName = Annotated[str, typer.Argument(help="Job name.")]
 AlertId = Annotated[int, typer.Argument(help="Alert id.")]
 Actor = Annotated[str, typer.Option(help="Who acts on the alert (recorded).")]
+FeaturesOption = Annotated[
+    str,
+    typer.Option(
+        help="Feature read: latest (each entity's latest values, DuckDB over the offline parquet) | "
+        "point-in-time (Feast's point-in-time join at the run's as-of instant). Same values."
+    ),
+]
 
 
 def _settings(ctx: typer.Context) -> Settings:
@@ -74,6 +82,13 @@ def jobs_add(
             help='Alert delivery as JSON, e.g. \'{"webhooks": ["https://…"], "redis_stream": "fire:alerts"}\'.'
         ),
     ] = None,
+    features: FeaturesOption = "latest",
+    executor: Annotated[
+        str, typer.Option(help="Executor of the job's runs: local (ONNX Runtime in-process) | ray (Ray Data).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster for --executor ray (default: a Ray in-process per run).")
+    ] = None,
 ) -> None:
     """Add a scheduled batch-scoring job."""
     from pydantic import ValidationError
@@ -92,6 +107,9 @@ def jobs_add(
         "output": output,
         "misfire": misfire,
         "delivery": _json_option(delivery, "--delivery"),
+        "features": features,
+        "executor": executor,
+        "ray_address": ray_address,
     }
     try:
         spec = JobSpec.model_validate(fields)
@@ -141,32 +159,45 @@ def jobs_resume(ctx: typer.Context, name: JobName) -> None:
 def jobs_run(
     ctx: typer.Context,
     name: JobName,
-    executor: Annotated[str, typer.Option(help="local (chunked ONNX Runtime) | ray (Ray Data actors).")] = "local",
+    executor: Annotated[
+        str | None, typer.Option(help="local | ray; default: the executor the job's spec names.")
+    ] = None,
     address: Annotated[
-        str | None, typer.Option(help="Ray cluster address for --executor ray; default: Ray in-process.")
+        str | None, typer.Option(help="Ray cluster address for --executor ray; default: the job's, else in-process.")
     ] = None,
 ) -> None:
     """Run a job once now, outside its schedule, with a progress bar."""
-    from functools import partial
+    from scheduling.jobs import get_job, run_execution, run_job_now
 
-    from scheduling.executor import execute_run
-    from scheduling.jobs import RunExecution, run_job_now
-
-    if executor not in ("local", "ray"):
-        raise InvalidRequest(f"--executor must be local or ray, got {executor!r}")
-    execute: RunExecution = execute_run
-    if executor == "ray":
-        from scheduling.ray_executor import execute_run_on_ray
-
-        execute = partial(execute_run_on_ray, address=address)
+    settings = _settings(ctx)
+    spec = get_job(settings, name).spec
+    execute = run_execution(parse_executor(executor or spec.executor), address=address or spec.ray_address)
     with new_progress(console) as progress:
         task = progress.add_task(f"Job {name}", total=None)
-        report = run_job_now(_settings(ctx), name, on_progress=BarAdvance(progress, task), execute=execute)
+        report = run_job_now(settings, name, on_progress=BarAdvance(progress, task), execute=execute)
     console.print(
         f"run {report.run_id}: {report.rows:,} rows with {report.model_name} v{report.model_version} "
         f"({report.rows_per_s:,.0f} rows/s) -> {report.output_dir}",
         soft_wrap=True,
     )
+
+
+def parse_executor(executor: str) -> ExecutorName:
+    """``--executor`` checked: local or ray."""
+    if executor == "local":
+        return "local"
+    if executor == "ray":
+        return "ray"
+    raise InvalidRequest(f"--executor must be local or ray, got {executor!r}")
+
+
+def parse_feature_source(features: str) -> FeatureSource:
+    """``--features`` checked: latest or point-in-time."""
+    if features == "latest":
+        return "latest"
+    if features == "point-in-time":
+        return "point-in-time"
+    raise InvalidRequest(f"--features must be latest or point-in-time, got {features!r}")
 
 
 @jobs_app.command("backfill")

@@ -18,14 +18,15 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from scheduling.prefetch import prefetched
 from scheduling.store import RunChunk, RunResult
 from warehouse.audit import append_entry
 from warehouse.db import BatchRun, MetadataDB, open_metadata_db, utc_now
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
     from registry.models import ModelVersionRef
     from scheduling.alerts import AlertReasons
-    from scheduling.specs import RunPlan, RunRequest
+    from scheduling.specs import FeatureSource, RunPlan, RunRequest
     from serving.runtime import OnnxModel
     from warehouse.settings import Settings
 
@@ -126,6 +127,7 @@ def start_run(
         thresholds=request.thresholds,
         delivery=request.delivery,
         output=request.output or f"{request.algorithm}/run_id={run_id}",
+        features=request.features,
     )
     record = BatchRun(
         id=run_id,
@@ -153,8 +155,12 @@ def execute_run(
     *,
     on_progress: ProgressCallback = no_progress,
     scorer_factory: ScorerFactory = local_scorer,
+    executor: str = "local",
 ) -> BatchReport:
-    """Score every chunk of run ``run_id`` not yet committed; a finished run is returned unchanged."""
+    """Score every chunk of run ``run_id`` not yet committed; a finished run is returned unchanged.
+
+    ``executor`` names who scores (``local``, ``ray``) in the run's audit entries.
+    """
     from scheduling.specs import RunPlan
 
     with open_metadata_db(settings) as db:
@@ -168,13 +174,13 @@ def execute_run(
         output_dir.mkdir(parents=True, exist_ok=True)
         execution = _Execution(db, run, plan, model, output_dir, on_progress, scorer_factory(model))
         started = time.perf_counter()
-        _set_status(db, run_id, status="running")
+        _set_status(db, run_id, status="running", executor=executor)
         try:
             _score_pending_chunks(settings, execution)
         except BaseException as exc:
-            _set_status(db, run_id, status="failed", error=f"{type(exc).__name__}: {exc}")
+            _set_status(db, run_id, status="failed", executor=executor, error=f"{type(exc).__name__}: {exc}")
             raise
-        _set_status(db, run_id, status="succeeded")
+        _set_status(db, run_id, status="succeeded", executor=executor)
         seconds = time.perf_counter() - started
         report = _report(run, output_dir, rows=_rows_written(db, run_id), seconds=seconds)
         rate = execution.rows_written / seconds if seconds > 0 else 0.0
@@ -238,12 +244,11 @@ def _committed_entities(db: MetadataDB, run_id: str) -> dict[int, int]:
 
 
 def _score_pending_chunks(settings: Settings, execution: _Execution) -> None:
-    from features.offline import iter_population_features
-
     totals: list[int] = []
     plan = execution.plan
-    chunks = iter_population_features(
+    chunks = feature_chunks(
         settings,
+        plan.features,
         feature_service=plan.feature_service,
         as_of=plan.as_of,
         chunk_rows=plan.chunk_rows,
@@ -252,7 +257,7 @@ def _score_pending_chunks(settings: Settings, execution: _Execution) -> None:
     committed = _committed_entities(execution.db, execution.run.id)
     _set_total(execution.db, execution.run.id, totals[0])
     execution.on_progress(sum(committed.values()), totals[0])
-    pending = (
+    pending = prefetched(
         PendingChunk(index, len(chunk), _apply_filter(chunk, plan.population_filter))
         for index, chunk in enumerate(chunks)
         if index not in committed
@@ -260,6 +265,29 @@ def _score_pending_chunks(settings: Settings, execution: _Execution) -> None:
     for chunk, probabilities in execution.scorer(pending):
         _commit_scored(execution, chunk, probabilities)
         execution.on_progress(chunk.entities)
+
+
+def feature_chunks(
+    settings: Settings,
+    source: FeatureSource,
+    *,
+    feature_service: str,
+    as_of: dt.datetime,
+    chunk_rows: int,
+    on_progress: ProgressCallback,
+) -> Iterator[pd.DataFrame]:
+    """The population's feature chunks from ``source`` (identical chunks and values from either)."""
+    if source == "latest":
+        from features.latest import iter_latest_features
+
+        return iter_latest_features(
+            settings, feature_service=feature_service, as_of=as_of, chunk_rows=chunk_rows, on_progress=on_progress
+        )
+    from features.offline import iter_population_features
+
+    return iter_population_features(
+        settings, feature_service=feature_service, as_of=as_of, chunk_rows=chunk_rows, on_progress=on_progress
+    )
 
 
 def _commit_scored(execution: _Execution, pending: PendingChunk, probabilities: np.ndarray) -> None:
@@ -300,7 +328,10 @@ def _commit_chunk(
         session.add(RunChunk(run_id=run_id, chunk_index=index, entities=entities, rows=len(scored)))
         session.flush()
         if not scored.empty:
-            session.execute(insert(RunResult), _result_rows(scored, execution.model.metadata.entity))
+            # A Core insert of the table: the ORM's bulk path costs more per row than the scoring.
+            session.execute(
+                insert(cast(Table, RunResult.__table__)), _result_rows(scored, execution.model.metadata.entity)
+            )
         done = session.scalar(select(func.sum(RunChunk.entities)).where(RunChunk.run_id == run_id))
         run = session.get(BatchRun, run_id)
         if run is not None:
@@ -313,19 +344,23 @@ def _commit_chunk(
 
 def _result_rows(scored: pd.DataFrame, entity: str) -> list[dict[str, object]]:
     """The ``batch_run_results`` rows of a scored chunk."""
-    credit = scored["credit_score"] if "credit_score" in scored.columns else pd.Series(None, index=scored.index)
-    frame = pd.DataFrame(
-        {
-            "run_id": scored["run_id"],
-            "entity_id": scored[entity],
-            "score": scored["score"].astype(float),
-            "level": scored["level"].astype(str),
-            "warning": scored["warning"].astype(bool),
-            "model_version": scored["model_version"],
-            "credit_score": credit.astype(object).where(credit.notna(), None),
-        }
+    credit: list[float | None] = (
+        [None if value != value else float(value) for value in scored["credit_score"].tolist()]
+        if "credit_score" in scored.columns
+        else [None] * len(scored)
     )
-    return frame.to_dict(orient="records")  # type: ignore[return-value]  # str keys by construction
+    columns = zip(
+        scored["run_id"].tolist(),
+        scored[entity].astype(str).tolist(),
+        scored["score"].astype(float).tolist(),
+        scored["level"].astype(str).tolist(),
+        scored["warning"].astype(bool).tolist(),
+        scored["model_version"].tolist(),
+        credit,
+        strict=True,
+    )
+    names = ("run_id", "entity_id", "score", "level", "warning", "model_version", "credit_score")
+    return [dict(zip(names, row, strict=True)) for row in columns]
 
 
 def _apply_filter(chunk: pd.DataFrame, population_filter: dict[str, list[float]]) -> pd.DataFrame:
@@ -379,7 +414,9 @@ def _set_total(db: MetadataDB, run_id: str, total: int) -> None:
             run.rows_total = total
 
 
-def _set_status(db: MetadataDB, run_id: str, *, status: str, error: str = "") -> None:
+def _set_status(db: MetadataDB, run_id: str, *, status: str, executor: str, error: str = "") -> None:
+    from scheduling.specs import RunPlan
+
     with db.session() as session:
         run = session.get(BatchRun, run_id)
         if run is None:
@@ -392,7 +429,14 @@ def _set_status(db: MetadataDB, run_id: str, *, status: str, error: str = "") ->
             actor=f"job:{run.job_name}" if run.job_name else "batch",
             action=f"batch.run_{status}",
             subject=f"batch_run/{run_id}",
-            detail={"model": run.model_name, "version": run.model_version, "rows_done": run.rows_done, "error": error},
+            detail={
+                "model": run.model_name,
+                "version": run.model_version,
+                "rows_done": run.rows_done,
+                "executor": executor,
+                "features": RunPlan.model_validate_json(run.plan).features,
+                "error": error,
+            },
         )
 
 

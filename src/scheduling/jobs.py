@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Collection
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 
 from scheduling.executor import RunNotFound, check_population_filter, execute_run, resolve_model, start_run
-from scheduling.specs import JobSpec
+from scheduling.specs import ExecutorName, JobSpec
 from scheduling.store import JobRecord, RunChunk, RunResult
 from warehouse.db import BatchRun, open_metadata_db, utc_now
 from warehouse.errors import Conflict, InvalidRequest, NotFound
@@ -149,10 +150,29 @@ def start_job_run(settings: Settings, name: str) -> str:
     return start_run(settings, get_job(settings, name).spec.run_request(), job_name=name)
 
 
+def run_execution(executor: ExecutorName, *, address: str | None = None) -> RunExecution:
+    """What executes a started run on ``executor``: the local executor, or Ray Data at ``address``."""
+    if executor == "local":
+        return execute_run
+    from scheduling.ray_executor import execute_run_on_ray
+
+    return partial(execute_run_on_ray, address=address)
+
+
+def job_execution(spec: JobSpec) -> RunExecution:
+    """The executor a job's spec names, at its Ray address."""
+    return run_execution(spec.executor, address=spec.ray_address)
+
+
 def run_job_now(
-    settings: Settings, name: str, *, on_progress: ProgressCallback = no_progress, execute: RunExecution = execute_run
+    settings: Settings,
+    name: str,
+    *,
+    on_progress: ProgressCallback = no_progress,
+    execute: RunExecution | None = None,
 ) -> BatchReport:
-    """Start and execute one run of a job outside its schedule."""
+    """Start and execute one run of a job outside its schedule (default: on the executor its spec names)."""
+    execute = execute or job_execution(get_job(settings, name).spec)
     return execute(settings, start_job_run(settings, name), on_progress=on_progress)
 
 

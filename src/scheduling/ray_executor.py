@@ -134,4 +134,5 @@ def execute_run_on_ray(
             run_id,
             on_progress=on_progress,
             scorer_factory=lambda model: ray_scorer(model, actors=actors, actor_cpus=actor_cpus),
+            executor="ray",
         )

@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from registry.classification import cleared_models, model_classification
 from scheduling.alerts import Alert, AlertAction, act_on_alert, get_alert, list_alerts
-from scheduling.executor import execute_run
 from scheduling.jobs import (
     JobView,
     ResultsPage,
@@ -26,6 +25,7 @@ from scheduling.jobs import (
     add_job,
     get_job,
     get_run,
+    job_execution,
     list_jobs,
     list_results,
     list_runs,
@@ -37,6 +37,7 @@ from scheduling.specs import JobSpec
 from warehouse.auth import require, require_clearance
 from warehouse.identity import Caller
 from warehouse.permissions import Permission
+from warehouse.progress import no_progress
 from warehouse.settings import Settings
 
 router = APIRouter(tags=["scheduling"])
@@ -132,10 +133,12 @@ def runs_index(
 def runs_start(
     settings: SettingsDep, caller: JobsManager, body: StartRunRequest, background: BackgroundTasks
 ) -> RunView:
-    """Run a job now: the run is recorded (model version pinned) and executes after the answer; poll its id."""
-    _check_model(settings, caller, get_job(settings, body.job).spec.algorithm)
+    """Run a job now: the run is recorded (model version pinned) and executes after the answer, on the
+    executor the job names; poll its id."""
+    spec = get_job(settings, body.job).spec
+    _check_model(settings, caller, spec.algorithm)
     run_id = start_job_run(settings, body.job)
-    background.add_task(execute_run, settings, run_id)
+    background.add_task(job_execution(spec), settings, run_id, on_progress=no_progress)
     return get_run(settings, run_id)
 
 

@@ -26,12 +26,13 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from scheduling.executor import execute_run, start_run
-from scheduling.jobs import JobNotFound, as_utc
+from scheduling.executor import start_run
+from scheduling.jobs import JobNotFound, as_utc, job_execution
 from scheduling.specs import JobSpec, cron_trigger
 from scheduling.store import JobRecord, JobTick
 from warehouse.db import MetadataDB, utc_now
 from warehouse.errors import InvalidRequest
+from warehouse.progress import no_progress
 
 if TYPE_CHECKING:
     import threading
@@ -47,7 +48,7 @@ MAX_BACKFILL = 1_000
 ONE_MICROSECOND = dt.timedelta(microseconds=1)
 
 RunExecutor = Callable[["Settings", str], object]
-"""Executes a started run by id (the local executor by default)."""
+"""Executes a started run by id (by default the executor the job's spec names)."""
 
 
 def due_fire_times(cron: str, *, after: dt.datetime, now: dt.datetime, limit: int = MAX_CATCH_UP) -> list[dt.datetime]:
@@ -83,7 +84,8 @@ def new_scheduler_id() -> str:
 class Scheduler:
     """One scheduler process's view of the jobs; many may share one metadata DB."""
 
-    def __init__(self, settings: Settings, *, scheduler_id: str, execute: RunExecutor = execute_run) -> None:
+    def __init__(self, settings: Settings, *, scheduler_id: str, execute: RunExecutor | None = None) -> None:
+        """``execute`` runs every job's runs; default: the executor each job's spec names."""
         self.settings = settings
         self.scheduler_id = scheduler_id
         self._execute = execute
@@ -194,13 +196,19 @@ class Scheduler:
         try:
             run_id = start_run(self.settings, spec.run_request(), job_name=name, scheduled_for=fire_time)
             self._link(name, fire_time, run_id)
-            self._execute(self.settings, run_id)
+            self._execute_run(spec, run_id)
         except Exception:
             # One failed run must not stop the schedule; the run row records the failure.
             logger.exception("job %s at %s failed", name, fire_time)
             return []
         logger.info("job %s at %s: run %s done", name, fire_time, run_id)
         return [run_id]
+
+    def _execute_run(self, spec: JobSpec, run_id: str) -> None:
+        if self._execute is not None:
+            self._execute(self.settings, run_id)
+            return
+        job_execution(spec)(self.settings, run_id, on_progress=no_progress)
 
     def _link(self, name: str, fire_time: dt.datetime, run_id: str) -> None:
         with self._db.session() as session:
@@ -216,7 +224,7 @@ def _cursor(created_at: dt.datetime, last_claimed: dt.datetime | None) -> dt.dat
 
 
 def backfill_job(
-    settings: Settings, name: str, *, start: dt.datetime, end: dt.datetime, execute: RunExecutor = execute_run
+    settings: Settings, name: str, *, start: dt.datetime, end: dt.datetime, execute: RunExecutor | None = None
 ) -> BackfillReport:
     """Run job ``name``'s fire times in ``[start, end]`` (each at most once, ever), now."""
     scheduler = Scheduler(settings, scheduler_id=f"backfill:{new_scheduler_id()}", execute=execute)

@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
 JOB_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,99}")
 MisfirePolicy = Literal["skip", "catch_up"]
+FeatureSource = Literal["latest", "point-in-time"]
+"""Where a run reads features: ``latest`` reads each entity's latest values straight from the offline
+parquet with DuckDB (:mod:`features.latest`, no Feast); ``point-in-time`` asks Feast's offline store
+for a point-in-time join at the run's as-of instant (:mod:`features.offline`). Both give the same values."""
+ExecutorName = Literal["local", "ray"]
+"""Which executor scores a job's runs: ``local`` (ONNX Runtime in-process) or ``ray`` (Ray Data actors)."""
 
 PopulationFilter = dict[str, list[float]]
 """Feature name -> accepted values; an entity is scored when every named feature takes one of them."""
@@ -94,6 +100,8 @@ class RunRequest(BaseModel):
     delivery: AlertDelivery | None = None
     output: str | None = None
     """Output directory; relative paths are taken inside the results dir. Default: ``<algorithm>/run_id=<id>``."""
+    features: FeatureSource = "latest"
+    """How the run reads the population's features (see :data:`FeatureSource`)."""
 
 
 class RunPlan(BaseModel):
@@ -111,6 +119,8 @@ class RunPlan(BaseModel):
     """Where the run's alerts are sent (pinned, so a resumed run sends where it began to)."""
     output: str
     """Output directory, relative to the results dir unless absolute."""
+    features: FeatureSource = "point-in-time"
+    """Feature source the run reads with; plans stored before the choice existed read point in time."""
 
 
 class JobSpec(BaseModel):
@@ -132,6 +142,12 @@ class JobSpec(BaseModel):
     """After downtime: ``skip`` runs only the latest missed fire time, ``catch_up`` runs each one."""
     delivery: AlertDelivery | None = None
     """Webhooks and / or a Redis stream that new and updated alerts are sent to."""
+    features: FeatureSource = "latest"
+    """How each run reads the population's features (see :data:`FeatureSource`)."""
+    executor: ExecutorName = "local"
+    """Which executor the scheduler and ``jobs run`` score the job's runs with."""
+    ray_address: str | None = None
+    """Ray cluster for ``executor: ray``; default: a Ray started in-process for the run."""
 
     @field_validator("name")
     @classmethod
@@ -155,6 +171,7 @@ class JobSpec(BaseModel):
             thresholds=self.thresholds,
             delivery=self.delivery,
             output=self.output,
+            features=self.features,
         )
 
 

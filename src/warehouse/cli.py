@@ -16,7 +16,14 @@ from rich.console import Console
 from rich.table import Table
 
 from registry.cli import register_model_commands
-from scheduling.commands import alerts_app, inspections_app, jobs_app, scheduler_app
+from scheduling.commands import (
+    alerts_app,
+    inspections_app,
+    jobs_app,
+    parse_executor,
+    parse_feature_source,
+    scheduler_app,
+)
 from warehouse.audit_cli import audit_app
 from warehouse.console import BarAdvance, new_progress
 from warehouse.errors import WarehouseError
@@ -235,11 +242,26 @@ def _figure(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+BatchExecutorOption = Annotated[str, typer.Option(help="local (ONNX Runtime in-process) | ray (Ray Data actors).")]
+RayAddressOption = Annotated[
+    str | None, typer.Option(help="Ray cluster address for --executor ray (default: a Ray in-process).")
+]
+
+
 @batch_app.command("score")
 def batch_score(
     ctx: typer.Context,
     algorithm: Annotated[str, typer.Argument(help="Algorithm whose population to score.")],
     alias: Annotated[str, typer.Option(help="Alias (or version) of the model to use.")] = "champion",
+    features: Annotated[
+        str,
+        typer.Option(
+            help="latest (each entity's latest values straight from the offline parquet, no Feast) | "
+            "point-in-time (Feast's point-in-time join). Same values."
+        ),
+    ] = "latest",
+    executor: BatchExecutorOption = "local",
+    address: RayAddressOption = None,
 ) -> None:
     """Score every entity of the algorithm's population and write the results to parquet."""
     from algorithms.catalogue import get_algorithm
@@ -249,7 +271,15 @@ def batch_score(
     get_algorithm(algorithm)  # an unknown name fails as algorithm_not_found, listing the installed ones
     with new_progress(console) as progress:
         task = progress.add_task(f"Batch scoring {algorithm}", total=None)
-        report = score_population(settings, algorithm, alias=alias, on_progress=BarAdvance(progress, task))
+        report = score_population(
+            settings,
+            algorithm,
+            alias=alias,
+            features=parse_feature_source(features),
+            executor=parse_executor(executor),
+            address=address,
+            on_progress=BarAdvance(progress, task),
+        )
     console.print(
         f"scored {report.rows} rows with {report.model_name} v{report.model_version} "
         f"in {report.seconds:.1f} s ({report.rows_per_s:,.0f} rows/s) -> {report.output_dir}"
@@ -258,14 +288,23 @@ def batch_score(
 
 @batch_app.command("resume")
 def batch_resume(
-    ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="Id of an interrupted batch run.")]
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="Id of an interrupted batch run.")],
+    executor: BatchExecutorOption = "local",
+    address: RayAddressOption = None,
 ) -> None:
     """Finish an interrupted run with the model version it pinned, skipping its committed chunks."""
     from scheduling.batch import resume_run
 
     with new_progress(console) as progress:
         task = progress.add_task(f"Resuming run {run_id[:12]}", total=None)
-        report = resume_run(_settings(ctx), run_id, on_progress=BarAdvance(progress, task))
+        report = resume_run(
+            _settings(ctx),
+            run_id,
+            executor=parse_executor(executor),
+            address=address,
+            on_progress=BarAdvance(progress, task),
+        )
     console.print(f"run {report.run_id}: {report.rows} rows with {report.model_name} v{report.model_version}")
 
 

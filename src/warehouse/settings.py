@@ -91,8 +91,10 @@ class Settings(BaseSettings):
     ray_max_models_per_replica: int = Field(default=4, gt=0)
     """Model versions one model replica keeps loaded (least recently used go first; ``@serve.multiplexed``)."""
 
-    batch_chunk_rows: int = Field(default=5_000, gt=0)
+    batch_chunk_rows: int = Field(default=20_000, gt=0)
     """Entities scored per chunk by the batch executor; bounds its memory."""
+    batch_read_memory_mb: int = Field(default=512, ge=64)
+    """Memory limit of DuckDB when the batch executor reads the latest feature values (it spills past it)."""
 
     alert_redis_url: SecretStr | None = None
     """Redis that jobs' alert streams are XADDed to; default: ``redis_url``."""

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 
@@ -23,21 +19,9 @@ class Interrupt(Exception):
     """Stops the local executor after some committed chunks."""
 
 
-@pytest.fixture
-def local_ray() -> Iterator[None]:
-    """Ray in-process (short temp dir, no dashboard), shut down after the test: only what this test started."""
-    import ray
-
-    temp_dir = tempfile.mkdtemp(prefix="wh-ray-")
-    ray.init(num_cpus=1, include_dashboard=False, _temp_dir=temp_dir, log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
-        shutil.rmtree(temp_dir, ignore_errors=True)
-
-
-def test_ray_finishes_a_run_the_local_executor_began_with_identical_scores(settings: Settings, local_ray: None) -> None:
+def test_ray_finishes_a_run_the_local_executor_began_with_identical_scores(
+    settings: Settings, ray_session: None
+) -> None:
     from scheduling.ray_executor import execute_run_on_ray
 
     small_chunks = settings.model_copy(update={"batch_chunk_rows": CHUNK_ROWS})

@@ -69,3 +69,37 @@ def test_jobs_backfill_runs_a_range_once(settings: Settings) -> None:
     code, output = invoke(settings, "jobs", "backfill", "nightly", *window)
     assert code == 0 and "0 ran, 1 already claimed" in output
     assert invoke(settings, "jobs", "backfill", "nightly", "--start", "yesterday", "--end", "2026-11-20")[0] == 1
+
+
+def test_jobs_add_stores_the_executor_and_feature_source_and_refuses_unknown_ones(settings: Settings) -> None:
+    cron = ["--algorithm", "fire_risk", "--cron", "0 2 * * *"]
+    code, output = invoke(settings, "jobs", "add", "on-ray", *cron, "--executor", "ray", "--ray-address", "auto")
+    assert code == 0, output
+    spec = get_job(settings, "on-ray").spec
+    assert (spec.executor, spec.ray_address, spec.features) == ("ray", "auto", "latest")
+    code, output = invoke(settings, "jobs", "add", "pit", *cron, "--features", "point-in-time")
+    assert code == 0, output
+    pit = get_job(settings, "pit").spec
+    assert (pit.executor, pit.features) == ("local", "point-in-time")
+    assert invoke(settings, "jobs", "add", "bad", *cron, "--executor", "spark")[0] == 1
+    assert invoke(settings, "jobs", "add", "bad", *cron, "--features", "yesterday")[0] == 1
+    assert invoke(settings, "jobs", "run", "pit", "--executor", "spark")[0] == 1
+    assert invoke(settings, "batch", "score", "fire_risk", "--features", "yesterday")[0] == 1
+
+
+def test_a_point_in_time_job_run_records_its_feature_source_and_executor(settings: Settings) -> None:
+    from sqlalchemy import select
+
+    from warehouse.audit import AuditRecord
+    from warehouse.db import open_metadata_db
+
+    cron = ["--algorithm", "fire_risk", "--cron", "0 2 * * *", "--features", "point-in-time"]
+    assert invoke(settings, "jobs", "add", "pit", *cron)[0] == 0
+    code, output = invoke(settings, "jobs", "run", "pit")
+    assert code == 0, output
+    (run,) = list_runs(settings, job_name="pit")
+    assert (run.status, run.rows_written) == ("succeeded", PREPARED_BUILDINGS)
+    with open_metadata_db(settings) as db, db.session() as session:
+        query = select(AuditRecord).where(AuditRecord.subject == f"batch_run/{run.id}")
+        details = [json.loads(record.detail) for record in session.scalars(query)]
+    assert [(detail["executor"], detail["features"]) for detail in details] == [("local", "point-in-time")] * 2
