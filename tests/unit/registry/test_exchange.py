@@ -61,7 +61,8 @@ def _trust(city: Settings, province: Settings) -> None:
 
 
 def _feature_rows(settings: Settings) -> list[dict[str, float | None]]:
-    """Six varied rows that meet the inference schema: values spread over each feature's range, some missing."""
+    """Six varied rows that meet the inference schema: values spread over each feature's range, some missing
+    (the registry's small training runs use feature names of their own, which the schema leaves unbounded)."""
     from features.definitions import service_spec
 
     names = fetch_model(settings, resolve_version(settings, model_name=NAME, alias_or_version="champion")).metadata
@@ -70,10 +71,10 @@ def _feature_rows(settings: Settings) -> list[dict[str, float | None]]:
     for row in range(6):
         values: dict[str, float | None] = {}
         for column, name in enumerate(names.feature_names):
-            spec, step = specs[name], (row * 13 + column * 5) % 11
-            low = spec.minimum if spec.minimum is not None else 0.0
-            high = spec.maximum if spec.maximum is not None else low + 10.0
-            missing = spec.nullable and (row + column) % 7 == 0
+            spec, step = specs.get(name), (row * 13 + column * 5) % 11  # a name outside the service is unbounded
+            low = spec.minimum if spec is not None and spec.minimum is not None else 0.0
+            high = spec.maximum if spec is not None and spec.maximum is not None else low + 10.0
+            missing = (spec is None or spec.nullable) and (row + column) % 7 == 0
             values[name] = None if missing else low + (high - low) * step / 10
         rows.append(values)
     return rows
