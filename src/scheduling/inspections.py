@@ -164,6 +164,7 @@ def draw_inspections(
             actor=actor,
         )
         session.add(record)
+        session.flush()  # the draw row first: no relationship orders it before its entities' foreign keys
         session.add_all(InspectionDrawEntity(draw_id=record.id, **entity.model_dump()) for entity in entities)
         append_entry(
             session,
