@@ -7,7 +7,10 @@ model's grading states in its inspection frequency ("sampling ratio 10 %: ...", 
 (largest remainder, never more than a grade holds); within a grade, entities are drawn uniformly
 without replacement. The random entities come from ``np.random.default_rng(seed)`` over entities
 sorted by id, grade by grade in grade order, so one seed on one run always gives the same list.
-Each draw is stored in the metadata DB and appended to the audit chain in one transaction.
+Each draw is stored in the metadata DB and appended to the audit chain in one transaction. The CLI
+(``warehouse inspections``) and the HTTP routes (``/v1/inspections``) both call these functions; the
+routes pass ``authorize`` (the caller's clearance for the run's model) and ``algorithms`` (the models
+the caller is cleared for).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,6 +43,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+MAX_SEED = 2**31 - 1
+"""Seeds are stored in a 32-bit column; the generator takes any non-negative integer."""
+
 RATIO_PATTERN = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 """The first percentage in an inspection-frequency text is that grade's sampling ratio."""
 
@@ -59,8 +65,8 @@ class DrawnEntity(BaseModel):
     credit_score: float | None
 
 
-class InspectionDraw(BaseModel):
-    """A recorded draw; ``entities`` is filled by :func:`get_draw` only."""
+class InspectionDrawSummary(BaseModel):
+    """A recorded draw without its inspection list: what was drawn from which run, per grade."""
 
     id: str
     run_id: str
@@ -74,7 +80,12 @@ class InspectionDraw(BaseModel):
     ratios: dict[str, float]
     actor: str
     created_at: dt.datetime
-    entities: list[DrawnEntity] = []
+
+
+class InspectionDraw(InspectionDrawSummary):
+    """A recorded draw with its inspection list, in draw order."""
+
+    entities: list[DrawnEntity]
 
 
 def sampling_ratios(frequency_by_grade: Mapping[str, str]) -> dict[str, float]:
@@ -119,12 +130,21 @@ def draw_inspections(
     run_id: str | None = None,
     total: int | None = None,
     actor: str = "cli",
+    authorize: Callable[[str], None] | None = None,
 ) -> InspectionDraw:
-    """Draw, record and audit an inspection list from a job's latest finished run or a given run."""
+    """Draw, record and audit an inspection list from a job's latest finished run or a given run.
+
+    ``authorize`` is called with the run's model name before anything is read or drawn; it raises to
+    refuse (the HTTP route checks the caller's clearance there).
+    """
     if (job_name is None) == (run_id is None):
         raise InvalidRequest("name a job (its latest finished run) or a run, not both")
+    if not 0 <= seed <= MAX_SEED:
+        raise InvalidRequest(f"seed must be between 0 and {MAX_SEED}")
     with open_metadata_db(settings) as db, db.session() as session:
         run = _finished_run(session, job_name=job_name, run_id=run_id)
+        if authorize is not None:
+            authorize(run.model_name)
         graded = _graded_output(settings, run)
         population = {str(grade): int(size) for grade, size in graded["grade"].value_counts().sort_index().items()}
         ratios = sampling_ratios(_frequency_by_grade(graded))
@@ -144,6 +164,7 @@ def draw_inspections(
             actor=actor,
         )
         session.add(record)
+        session.flush()  # the draw row first: no relationship orders it before its entities' foreign keys
         session.add_all(InspectionDrawEntity(draw_id=record.id, **entity.model_dump()) for entity in entities)
         append_entry(
             session,
@@ -153,7 +174,7 @@ def draw_inspections(
             detail={"run_id": run.id, "seed": seed, "total": total, "drawn": len(entities), "counts": record.counts},
         )
         session.flush()
-        return _view(record).model_copy(update={"entities": entities})
+        return InspectionDraw(**_view(record).model_dump(), entities=entities)
 
 
 def _finished_run(session: Session, *, job_name: str | None, run_id: str | None) -> BatchRun:
@@ -217,11 +238,15 @@ def _draw(graded: pd.DataFrame, counts: Mapping[str, int], seed: int) -> list[Dr
     return drawn
 
 
-def list_draws(settings: Settings, *, run_id: str | None = None, limit: int = 50) -> list[InspectionDraw]:
-    """Draws, newest first, optionally from one run (without their entity lists)."""
+def list_draws(
+    settings: Settings, *, run_id: str | None = None, algorithms: Collection[str] | None = None, limit: int = 50
+) -> list[InspectionDrawSummary]:
+    """Draws, newest first, optionally from one run; only draws of ``algorithms`` when given."""
     query = select(InspectionDrawRecord).order_by(InspectionDrawRecord.created_at.desc()).limit(limit)
     if run_id is not None:
         query = query.where(InspectionDrawRecord.run_id == run_id)
+    if algorithms is not None:
+        query = query.where(InspectionDrawRecord.algorithm.in_(sorted(algorithms)))
     with open_metadata_db(settings) as db, db.session() as session:
         return [_view(record) for record in session.scalars(query)]
 
@@ -241,11 +266,11 @@ def get_draw(settings: Settings, draw_id: str) -> InspectionDraw:
             DrawnEntity(position=row.position, entity_id=row.entity_id, grade=row.grade, credit_score=row.credit_score)
             for row in rows
         ]
-        return _view(record).model_copy(update={"entities": entities})
+        return InspectionDraw(**_view(record).model_dump(), entities=entities)
 
 
-def _view(record: InspectionDrawRecord) -> InspectionDraw:
-    return InspectionDraw(
+def _view(record: InspectionDrawRecord) -> InspectionDrawSummary:
+    return InspectionDrawSummary(
         id=record.id,
         run_id=record.run_id,
         job_name=record.job_name,

@@ -1,11 +1,13 @@
-"""HTTP routes of the scheduling package: jobs, runs and alerts under ``/v1``.
+"""HTTP routes of the scheduling package: jobs, runs, alerts and inspection draws under ``/v1``.
 
-Only HTTP here; the logic lives in :mod:`scheduling.jobs` and :mod:`scheduling.alerts`. Domain
-errors leave through the app's one error handler. Each route declares its permission (see
-:mod:`warehouse.permissions`: admins manage jobs, reviewers act on alerts); whoever acts on an alert
-is the authenticated principal. Jobs, runs and alerts carry a model's scores and reasons, so they
-are classified as their model is (the highest level of its cards): a list holds only those of the
-models the caller's clearance reaches, and one named object beyond it is 403 ``forbidden``.
+Only HTTP here; the logic lives in :mod:`scheduling.jobs`, :mod:`scheduling.alerts` and
+:mod:`scheduling.inspections` (the same functions as the CLI). Domain errors leave through the app's
+one error handler. Each route declares its permission (see :mod:`warehouse.permissions`: admins
+manage jobs, reviewers act on alerts and draw inspection lists); whoever acts on an alert or draws a
+list is the authenticated principal. Jobs, runs, alerts and draws carry a model's scores and
+reasons, so they are classified as their model is (the highest level of its cards): a list holds
+only those of the models the caller's clearance reaches, and one named object beyond it is 403
+``forbidden``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from registry.classification import cleared_models, model_classification
 from scheduling.alerts import Alert, AlertAction, act_on_alert, get_alert, list_alerts
+from scheduling.inspections import (
+    MAX_SEED,
+    InspectionDraw,
+    InspectionDrawSummary,
+    draw_inspections,
+    get_draw,
+    list_draws,
+)
 from scheduling.jobs import (
     JobView,
     ResultsPage,
@@ -51,6 +61,7 @@ def _settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 JobsReader = Annotated[Caller, Depends(require(Permission.JOBS_READ))]
 JobsManager = Annotated[Caller, Depends(require(Permission.JOBS_MANAGE))]
+InspectionsReader = Annotated[Caller, Depends(require(Permission.INSPECTIONS_READ))]
 
 
 def _check_model(settings: Settings, caller: Caller, model_name: str) -> None:
@@ -80,6 +91,25 @@ class AlertActionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(default="", max_length=4000)
+
+
+class InspectionDrawRequest(BaseModel):
+    """What to draw from: a job's latest finished run or one finished run (exactly one of them).
+
+    Who draws is the authenticated caller; the same seed on the same run gives the same list.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(ge=0, le=MAX_SEED, description="Seed of the draw.")
+    job: str | None = Field(default=None, max_length=100, description="Draw from this job's latest finished run.")
+    run: str | None = Field(default=None, max_length=64, description="Draw from this finished run.")
+    total: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_SEED,
+        description="List size, split across grades by entities x sampling ratio; default: each grade at its ratio.",
+    )
 
 
 @router.get("/v1/jobs")
@@ -188,3 +218,42 @@ def alerts_act(
     """Acknowledge, resolve or dismiss (with a reason) an alert."""
     _check_model(settings, caller, get_alert(settings, alert_id).algorithm)
     return act_on_alert(settings, alert_id, action=action, actor=caller.principal, reason=body.reason)
+
+
+@router.post("/v1/inspections/draw", status_code=201)
+def inspections_draw(
+    settings: SettingsDep,
+    caller: Annotated[Caller, Depends(require(Permission.INSPECTIONS_DRAW))],
+    body: InspectionDrawRequest,
+) -> InspectionDraw:
+    """Draw a "双随机" inspection list from a finished credit-supervision run, weighted by grade;
+    recorded and audited with the caller as who drew it."""
+    return draw_inspections(
+        settings,
+        seed=body.seed,
+        job_name=body.job,
+        run_id=body.run,
+        total=body.total,
+        actor=caller.principal,
+        authorize=lambda model_name: _check_model(settings, caller, model_name),
+    )
+
+
+@router.get("/v1/inspections")
+def inspections_index(
+    settings: SettingsDep,
+    caller: InspectionsReader,
+    run: Annotated[str | None, Query(description="Only draws from this run.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[InspectionDrawSummary]:
+    """Recorded draws of models the caller is cleared for, newest first (without their lists)."""
+    algorithms = cleared_models(settings, caller.clearance)
+    return list_draws(settings, run_id=run, algorithms=algorithms, limit=limit)
+
+
+@router.get("/v1/inspections/{draw_id}")
+def inspections_show(settings: SettingsDep, caller: InspectionsReader, draw_id: str) -> InspectionDraw:
+    """One draw with its inspection list in draw order."""
+    draw = get_draw(settings, draw_id)
+    _check_model(settings, caller, draw.algorithm)
+    return draw

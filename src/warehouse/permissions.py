@@ -17,13 +17,13 @@ class Role(StrEnum):
     SCIENTIST = "scientist"
     """Trains models and sends them to review; may try them out."""
     REVIEWER = "reviewer"
-    """Approves or rejects versions, moves aliases, suspends, acts on alerts."""
+    """Approves or rejects versions, moves aliases, suspends, acts on alerts, draws inspection lists."""
     ADMIN = "admin"
     """Everything, including jobs and delisting."""
     APP = "app"
     """A topic application: scores with the models granted to it, nothing else."""
     AUDITOR = "auditor"
-    """Reads the audit chain, models, jobs, runs and alerts; changes nothing."""
+    """Reads the audit chain, models, jobs, runs, alerts and inspection draws; changes nothing."""
 
 
 class Permission(StrEnum):
@@ -49,6 +49,14 @@ class Permission(StrEnum):
     JOBS_MANAGE = "jobs.manage"
     ALERTS_READ = "alerts.read"
     ALERTS_ACT = "alerts.act"
+    INSPECTIONS_READ = "inspections.read"
+    """Recorded "双随机" inspection draws and their lists of entities to inspect."""
+    INSPECTIONS_DRAW = "inspections.draw"
+    """Draw (and so record and audit) an inspection list from a finished credit-supervision run.
+
+    Supervisory, like acting on alerts: reviewers and admins. A list names who will be inspected,
+    which must not reach the inspected in advance, so scientists (who read jobs and runs) do not
+    read draws; auditors do."""
     IDENTITY_READ = "identity.read"
     """List principals, their grants and their keys (never a secret)."""
     IDENTITY_MANAGE = "identity.manage"
@@ -68,12 +76,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.JOBS_READ,
             P.ALERTS_READ,
             P.ALERTS_ACT,
+            P.INSPECTIONS_READ,
+            P.INSPECTIONS_DRAW,
         }
     ),
     Role.ADMIN: frozenset(Permission),
     Role.APP: frozenset({P.SCORE, P.SERVER_READ}),
     Role.AUDITOR: frozenset(
-        {P.SERVER_READ, P.METRICS_READ, P.MODELS_READ, P.AUDIT_READ, P.JOBS_READ, P.ALERTS_READ, P.IDENTITY_READ}
+        {
+            P.SERVER_READ,
+            P.METRICS_READ,
+            P.MODELS_READ,
+            P.AUDIT_READ,
+            P.JOBS_READ,
+            P.ALERTS_READ,
+            P.INSPECTIONS_READ,
+            P.IDENTITY_READ,
+        }
     ),
 }
 """Role -> the permissions it grants. The only place where this is decided."""

@@ -1,14 +1,21 @@
-"""Credit-supervision batch output and "双随机" inspection draws: reproducible, weighted by grade, recorded."""
+"""Credit-supervision batch output and "双随机" inspection draws: reproducible, weighted by grade, recorded.
+
+The draws go through the CLI, the service functions and ``/v1/inspections`` (each call names its caller).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
 from scheduling.executor import RunNotFound
 from scheduling.inspections import allocate, draw_inspections, get_draw, list_draws, sampling_ratios
 from scheduling.jobs import add_job, run_job_now
 from scheduling.specs import JobSpec
+from tests.auth_helpers import caller_headers
 from tests.unit.scheduling.conftest import CREDIT_ENTITIES
 from tests.unit.scheduling.test_jobs_cli import invoke
 from warehouse.errors import InvalidRequest
@@ -121,3 +128,125 @@ def test_inspections_cli_draws_lists_and_shows(credit_settings: Settings) -> Non
     assert code == 0 and all(entity.entity_id in output for entity in get_draw(credit_settings, draw.id).entities)
     assert invoke(credit_settings, "inspections", "show", "nope")[0] == 1
     assert invoke(credit_settings, "inspections", "draw", "--seed", "7")[0] == 1
+    assert invoke(credit_settings, "inspections", "draw", "--job", "credit", "--seed", "-1")[0] == 1
+
+
+@pytest.fixture
+def credit_client(credit_settings: Settings) -> Iterator[TestClient]:
+    """An HTTP client over the credit warehouse (no key of its own: each call names its caller)."""
+    from warehouse.api import create_app
+
+    with TestClient(create_app(credit_settings)) as client:
+        yield client
+
+
+def test_draws_over_http_are_reproducible_listed_shown_and_audited(
+    credit_settings: Settings, credit_client: TestClient
+) -> None:
+    from warehouse.audit import list_entries, verify_chain
+
+    run_id, _results = credit_run(credit_settings)
+    wang = caller_headers(credit_settings, "reviewer", name="inspector.wang", clearance="internal")
+    auditor = caller_headers(credit_settings, "auditor", name="draw-auditor", clearance="internal")
+
+    first = credit_client.post("/v1/inspections/draw", json={"job": "credit", "seed": 2026}, headers=wang)
+    again = credit_client.post("/v1/inspections/draw", json={"run": run_id, "seed": 2026}, headers=wang)
+    sized = credit_client.post("/v1/inspections/draw", json={"run": run_id, "seed": 9, "total": 40}, headers=wang)
+    assert (first.status_code, again.status_code, sized.status_code) == (201, 201, 201), first.text
+    drawn = first.json()
+    assert (drawn["run_id"], drawn["actor"], drawn["seed"], drawn["requested_total"]) == (
+        run_id,
+        "inspector.wang",
+        2026,
+        None,
+    )
+    ids = [entity["entity_id"] for entity in drawn["entities"]]
+    assert ids == [entity["entity_id"] for entity in again.json()["entities"]]
+    # The CLI's function with the same seed on the same run draws the same list.
+    assert ids == [entity.entity_id for entity in draw_inspections(credit_settings, run_id=run_id, seed=2026).entities]
+    assert drawn["counts"] == allocate(drawn["population"], RATIOS, None) and len(ids) == drawn["drawn"]
+    assert (sized.json()["drawn"], sum(sized.json()["counts"].values())) == (40, 40)
+
+    listed = credit_client.get("/v1/inspections", params={"run": run_id}, headers=auditor).json()
+    assert [draw["id"] for draw in listed[1:]] == [sized.json()["id"], again.json()["id"], drawn["id"]]
+    assert all("entities" not in draw for draw in listed)
+    assert [draw["id"] for draw in credit_client.get("/v1/inspections?limit=1", headers=auditor).json()] == [
+        listed[0]["id"]
+    ]
+    shown = credit_client.get(f"/v1/inspections/{drawn['id']}", headers=auditor)
+    assert shown.status_code == 200 and shown.json() == drawn
+    missing = credit_client.get("/v1/inspections/nope", headers=auditor)
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "inspection_draw_not_found")
+    no_run = credit_client.post("/v1/inspections/draw", json={"run": "nope", "seed": 1}, headers=wang)
+    assert (no_run.status_code, no_run.json()["error"]["code"]) == (404, "run_not_found")
+
+    (entry,) = list_entries(credit_settings, subject=f"inspection_draw/{drawn['id']}")
+    assert (entry.action, entry.actor, entry.detail["seed"], entry.detail["run_id"]) == (
+        "inspections.draw",
+        "inspector.wang",
+        2026,
+        run_id,
+    )
+    audited = credit_client.get("/v1/audit", params={"actor": "inspector.wang"}, headers=auditor).json()
+    assert [e["subject"] for e in audited if e["action"] == "inspections.draw"] == [
+        f"inspection_draw/{draw.json()['id']}" for draw in (sized, again, first)
+    ]
+    assert verify_chain(credit_settings).intact
+
+
+def test_bad_draw_requests_are_refused_with_422_and_record_nothing(
+    credit_settings: Settings, credit_client: TestClient
+) -> None:
+    run_id, _results = credit_run(credit_settings)
+    admin = caller_headers(credit_settings, "admin", name="draw-admin")
+    bodies: list[dict[str, object]] = [
+        {"job": "credit"},
+        {"seed": 1},
+        {"seed": 1, "job": "credit", "run": run_id},
+        {"seed": -1, "job": "credit"},
+        {"seed": 2**31, "job": "credit"},
+        {"seed": "many", "job": "credit"},
+        {"seed": 1, "job": "credit", "total": 0},
+        {"seed": 1, "job": "credit", "total": CREDIT_ENTITIES + 1},
+        {"seed": 1, "job": "credit", "actor": "someone.else"},
+    ]
+    for body in bodies:
+        response = credit_client.post("/v1/inspections/draw", json=body, headers=admin)
+        assert (response.status_code, response.json()["error"]["code"]) == (422, "invalid_request"), body
+    too_many = credit_client.get("/v1/inspections", params={"limit": 0}, headers=admin)
+    assert (too_many.status_code, too_many.json()["error"]["code"]) == (422, "invalid_request")
+    assert credit_client.get("/v1/inspections", headers=admin).json() == []
+
+
+def test_draws_are_seen_and_made_only_within_the_callers_clearance(
+    credit_settings: Settings, credit_client: TestClient
+) -> None:
+    from warehouse.audit import list_entries
+
+    run_id, _results = credit_run(credit_settings)
+    # credit_supervision's card is internal: a caller cleared to public neither sees nor draws.
+    public = caller_headers(credit_settings, "reviewer", "auditor", name="clerk.public", clearance="public")
+    internal = caller_headers(credit_settings, "reviewer", name="clerk.internal", clearance="internal")
+    drawn = credit_client.post("/v1/inspections/draw", json={"run": run_id, "seed": 3}, headers=internal)
+    assert drawn.status_code == 201, drawn.text
+
+    assert credit_client.get("/v1/inspections", headers=public).json() == []
+    assert [draw["id"] for draw in credit_client.get("/v1/inspections", headers=internal).json()] == [
+        drawn.json()["id"]
+    ]
+    refusals = [
+        credit_client.get(f"/v1/inspections/{drawn.json()['id']}", headers=public),
+        credit_client.post("/v1/inspections/draw", json={"run": run_id, "seed": 3}, headers=public),
+        credit_client.post("/v1/inspections/draw", json={"job": "credit", "seed": 4}, headers=public),
+    ]
+    assert [(response.status_code, response.json()["error"]["code"]) for response in refusals] == [
+        (403, "forbidden")
+    ] * len(refusals)
+    assert "classified internal" in refusals[1].json()["error"]["message"]
+    assert len(credit_client.get("/v1/inspections", headers=internal).json()) == 1  # the refused draws left nothing
+    denied = [entry for entry in list_entries(credit_settings, actor="clerk.public") if entry.action == "access.denied"]
+    assert [entry.subject for entry in reversed(denied)] == [
+        f"GET /v1/inspections/{drawn.json()['id']}",
+        "POST /v1/inspections/draw",
+        "POST /v1/inspections/draw",
+    ]
