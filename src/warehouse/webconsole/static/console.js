@@ -73,6 +73,7 @@
       const row = document.createElement("div");
       row.className = "bar-row";
       row.setAttribute("role", "listitem");
+      row.dataset.feature = reason.feature;
       const label = document.createElement("span");
       label.className = "bar-label";
       label.textContent = reason.text;
