@@ -106,7 +106,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "start_blank": ("从空白开始", "Start blank"),
     "range": ("范围", "Range"),
     "may_be_blank": ("可留空", "may be blank"),
-    "no_fields": ("此模型当前无法加载，暂不能编辑特征。", "This model cannot be loaded now; its features cannot be edited."),
+    "no_fields": (
+        "此模型当前无法加载，暂不能编辑特征。",
+        "This model cannot be loaded now; its features cannot be edited.",
+    ),
     "source": ("评分对象", "Scored"),
     "edited_row": ("编辑后的特征", "the edited row"),
     "previous": ("上次评分", "Previous score"),

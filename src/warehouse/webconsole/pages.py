@@ -17,10 +17,10 @@ from registry.card import render_html
 from registry.classification import cleared_models, model_classification, version_classification
 from registry.lifecycle import get_card, get_state, lifecycle_history
 from registry.models import alias_history
-from serving.repository import ModelRepository
 from scheduling.alerts import list_alerts
 from scheduling.jobs import list_jobs, list_runs
 from scheduling.specs import cron_trigger
+from serving.repository import ModelRepository
 from warehouse.audit import list_entries, verify_chain
 from warehouse.auth import require, require_clearance, require_grant
 from warehouse.db import utc_now

@@ -32,10 +32,10 @@ class FeatureField:
 
     @property
     def range_text(self) -> str:
-        """The bounds in words for the help text: ``0 – 100``, ``≥ 0``, ``≤ 10`` or nothing."""
+        """The bounds for the help text: both joined by an en dash, ``≥ 0``, ``≤ 10``, or nothing."""
         low, high = (None if bound is None else format(bound, ",.15g") for bound in (self.minimum, self.maximum))
         if low is not None and high is not None:
-            return f"{low} – {high}"
+            return f"{low} \N{EN DASH} {high}"
         if low is not None:
             return f"≥ {low}"
         return "" if high is None else f"≤ {high}"
