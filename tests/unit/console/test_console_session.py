@@ -333,7 +333,7 @@ def test_try_it_offers_the_champions_features_as_a_what_if_form_in_both_language
     form = form[: form.index("</fieldset>")]
     assert re.findall(r'data-feature="([^"]+)"', form) == names  # every model feature, in the model's order
     humidity = next(spec for spec in service_spec("fire_risk").features if spec.name == "mean_humidity_pct")
-    assert humidity.description in form and "Range 0 – 100" in form  # noqa: RUF001 (Chinese punctuation)
+    assert humidity.description in form and "Range 0 – 100" in form  # noqa: RUF001 (the en dash the page shows)
     assert 'aria-describedby="wf-fire_risk-mean_humidity_pct-help wf-fire_risk-mean_humidity_pct-error"' in form
     assert "Score the edited row" in english_page.text and "按编辑后的特征评分" not in english_page.text
     assert "按编辑后的特征评分" in chinese_page.text
