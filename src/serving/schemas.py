@@ -37,6 +37,13 @@ class ScoreRequest(BaseModel):
         ),
     )
     explain: bool = Field(default=False, description="Also answer the top reasons (exact per-feature contributions).")
+    include_features: bool = Field(
+        default=False,
+        description=(
+            "Also answer each row's feature values as the model saw them, in the model's feature order "
+            "(null = missing): the starting point of a what-if row."
+        ),
+    )
 
     @model_validator(mode="after")
     def _exactly_one_input(self) -> Self:
@@ -72,7 +79,7 @@ class EntityScore(BaseModel):
     score: float | None = Field(description="Positive-class probability; null when the entity failed.")
     level: str | None = Field(description="Risk level from the model card's grading thresholds.")
     warning: bool | None = Field(description="True when the level raises an early warning.")
-    # The three optional parts are left out of the answer when absent, so models without them answer as before.
+    # The optional parts are left out of the answer when absent, so models without them answer as before.
     credit_score: float | None = Field(
         default=None,
         exclude_if=_absent,
@@ -85,6 +92,11 @@ class EntityScore(BaseModel):
     )
     reasons: list[Reason] | None = Field(
         default=None, exclude_if=_absent, description="Top reasons, largest first, when explain=true."
+    )
+    features: dict[str, float | None] | None = Field(
+        default=None,
+        exclude_if=_absent,
+        description="The feature values scored, in the model's order (null = missing), when include_features=true.",
     )
     model_version: str | None = Field(
         default=None, exclude_if=_absent, description="Under a canary: the version that answered this entity."

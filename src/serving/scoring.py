@@ -15,8 +15,10 @@ name an alias or a version are answered by that alias or version alone.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -89,14 +91,21 @@ class ScoringService:
         )  # fmt: skip
 
     def score_entities(
-        self, algorithm: Algorithm, entity_ids: Sequence[str], *, plan: TrafficPlan, explain: bool = False
+        self,
+        algorithm: Algorithm,
+        entity_ids: Sequence[str],
+        *,
+        plan: TrafficPlan,
+        explain: bool = False,
+        include_features: bool = False,
     ) -> ScoreResponse:
         """Look up each entity's online features and score the ones found, as ``plan`` routes them."""
         self._check_size(len(entity_ids))
+        shown = _Shown(explain=explain, features=include_features)
         if plan.mode == RolloutMode.CANARY and plan.challenger is not None:
-            by_id = self._score_canary(plan, plan.challenger, entity_ids, explain=explain)
+            by_id = self._score_canary(plan, plan.challenger, entity_ids, shown=shown)
         else:
-            online, by_id = self._lookup_and_score(plan.champion, entity_ids, explain=explain)
+            online, by_id = self._lookup_and_score(plan.champion, entity_ids, shown=shown)
             if plan.mode == RolloutMode.SHADOW and plan.challenger is not None and by_id:
                 self._shadow(plan, plan.challenger, online, by_id)
         missing = EntityNotFound("no online features for this entity")
@@ -117,7 +126,7 @@ class ScoringService:
         return response
 
     def _lookup_and_score(
-        self, model: OnnxModel, entity_ids: Sequence[str], *, explain: bool
+        self, model: OnnxModel, entity_ids: Sequence[str], *, shown: _Shown
     ) -> tuple[OnlineVectors, dict[object, EntityScore]]:
         from features.online import read_online_vectors
 
@@ -130,10 +139,10 @@ class ScoringService:
             )
         matrix = _in_model_order(model, online.values, online.feature_names)
         with self.metrics.time_inference(model.metadata.model_name, model.version):
-            return online, _score_matrix(model, matrix, entity_ids=online.entity_ids, explain=explain)
+            return online, _score_matrix(model, matrix, entity_ids=online.entity_ids, shown=shown)
 
     def _score_canary(
-        self, plan: TrafficPlan, challenger: OnnxModel, entity_ids: Sequence[str], *, explain: bool
+        self, plan: TrafficPlan, challenger: OnnxModel, entity_ids: Sequence[str], *, shown: _Shown
     ) -> dict[object, EntityScore]:
         """Each entity answered by its arm, tagged with the version and alias that answered it; both logged."""
         to_challenger = [entity_id for entity_id in entity_ids if plan.goes_to_challenger(entity_id)]
@@ -147,7 +156,7 @@ class ScoringService:
         for arm, model, ids in arms:
             if not ids:
                 continue
-            _, scored = self._lookup_and_score(model, ids, explain=explain)
+            _, scored = self._lookup_and_score(model, ids, shown=shown)
             for key, answer in scored.items():
                 answers[key] = answer.model_copy(update={"model_version": model.version, "alias": arm})
                 rows.append(_canary_row(plan, challenger, arm, answer))
@@ -186,7 +195,13 @@ class ScoringService:
         self.comparisons.submit(model_name=plan.model_name, mode=RolloutMode.SHADOW, job=compare)
 
     def score_features(
-        self, algorithm: Algorithm, rows: Sequence[Mapping[str, object]], *, alias: str, explain: bool = False
+        self,
+        algorithm: Algorithm,
+        rows: Sequence[Mapping[str, object]],
+        *,
+        alias: str,
+        explain: bool = False,
+        include_features: bool = False,
     ) -> ScoreResponse:
         """Score inline feature rows (what-if analysis), checked against the service's inference schema.
 
@@ -196,8 +211,9 @@ class ScoringService:
         self._check_size(len(rows))
         model = self.repository.get(algorithm.name, alias)
         matrix = _checked_rows(model, rows)
+        shown = _Shown(explain=explain, features=include_features)
         with self.metrics.time_inference(model.metadata.model_name, model.version):
-            scored = _score_matrix(model, matrix, entity_ids=[None] * len(rows), explain=explain)
+            scored = _score_matrix(model, matrix, entity_ids=[None] * len(rows), shown=shown)
         return _response(algorithm, model, alias, list(scored.values()))
 
     def _check_size(self, count: int) -> None:
@@ -236,14 +252,38 @@ def _reasons(model: OnnxModel, matrix: npt.NDArray[np.float32]) -> list[list[Rea
     return [[Reason(**vars(code)) for code in codes] for codes in rows]
 
 
+@dataclass(frozen=True)
+class _Shown:
+    """The optional parts of an answer a request asked for."""
+
+    explain: bool = False
+    """Top reasons."""
+    features: bool = False
+    """The feature values scored."""
+
+
+def _feature_values(model: OnnxModel, matrix: npt.NDArray[np.float32]) -> list[dict[str, float | None]]:
+    """Each row's values by feature name, in model order; NaN (missing) as None.
+
+    A float32 value is answered as the shortest decimal that reads back as the same float32, so a
+    value stored as 0.3 comes back as 0.3 and a what-if row built from it scores the same.
+    """
+    names = model.metadata.feature_names
+    return [
+        {name: None if math.isnan(value) else float(str(value)) for name, value in zip(names, row, strict=True)}
+        for row in matrix
+    ]
+
+
 def _score_matrix(
-    model: OnnxModel, matrix: npt.NDArray[np.float32], *, entity_ids: Sequence[str | None], explain: bool = False
+    model: OnnxModel, matrix: npt.NDArray[np.float32], *, entity_ids: Sequence[str | None], shown: _Shown
 ) -> dict[object, EntityScore]:
     """Score a model-order matrix; the result maps entity id (or row position for inline rows) to its answer."""
     if matrix.shape[0] == 0:
         return {}
     scores = model.score_matrix(matrix)
-    reasons = _reasons(model, matrix) if explain else None
+    reasons = _reasons(model, matrix) if shown.explain else None
+    values = _feature_values(model, matrix) if shown.features else None
     grading = model.metadata.grading
     points = grading.score_scale.points(scores.probabilities) if grading.score_scale else None
     probabilities = scores.probabilities.tolist()
@@ -260,6 +300,7 @@ def _score_matrix(
             credit_score=None if points is None else round(float(points[position]), 1),
             inspection_frequency=grading.inspection_frequency.get(level),
             reasons=None if reasons is None else reasons[position],
+            features=None if values is None else values[position],
         )
     return answers
 

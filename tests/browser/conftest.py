@@ -1,6 +1,6 @@
 """Browser tests of the web console: the real app under uvicorn, driven by Debian's Chromium.
 
-One populated warehouse per module (a copy of the prepared one, plus a second fire-risk version that
+One populated warehouse per module (a copy of the prepared one, plus two more fire-risk versions that
 ``alice`` submitted for review, a nightly job and three principals), served on a free port by
 uvicorn in a thread. Chromium comes from Debian (``make test`` installs it; never
 ``playwright install``). Every test gets a fresh browser context (no cookies) and a
@@ -49,10 +49,11 @@ class ConsoleServer:
     settings: Settings
     keys: dict[str, str]
     review_version: str
+    reject_version: str
 
 
-def _seed(settings: Settings) -> tuple[dict[str, str], str]:
-    """Principals alice (scientist + reviewer), bob (reviewer), ops (admin); v2 in review by alice; a job."""
+def _seed(settings: Settings) -> tuple[dict[str, str], str, str]:
+    """Principals alice (scientist + reviewer), bob (reviewer), ops (admin); v2 and v3 in review by alice; a job."""
     from registry.card import ModelCardUpdate
     from registry.lifecycle import submit
     from registry.models import register_version, resolve_version
@@ -76,11 +77,13 @@ def _seed(settings: Settings) -> tuple[dict[str, str], str]:
         classification="internal",
     )
     submit(settings, model_name="fire_risk", version=ref.version, actor="alice", reason="retrained", card=card)
+    second = register_version(settings, run_id=champion.run_id, model_name="fire_risk", actor="alice")
+    submit(settings, model_name="fire_risk", version=second.version, actor="alice", reason="same run again", card=card)
     add_job(
         settings,
         JobSpec(name=JOB, algorithm="fire_risk", cron="0 2 * * *", thresholds=WarningThresholds(min_level="medium")),
     )
-    return keys, ref.version
+    return keys, ref.version, second.version
 
 
 @contextmanager
@@ -126,9 +129,11 @@ def console_server(prepared_warehouse: Path, tmp_path_factory: pytest.TempPathFa
     root = tmp_path_factory.mktemp("console-browser") / "wh"
     shutil.copytree(prepared_warehouse, root)
     settings = Settings(data_dir=root)
-    keys, version = _seed(settings)
+    keys, version, rejected = _seed(settings)
     with _serving(settings) as base_url:
-        yield ConsoleServer(base_url=base_url, settings=settings, keys=keys, review_version=version)
+        yield ConsoleServer(
+            base_url=base_url, settings=settings, keys=keys, review_version=version, reject_version=rejected
+        )
 
 
 @pytest.fixture(scope="module")

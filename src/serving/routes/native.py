@@ -42,6 +42,10 @@ def score(
     ):
         plan = plan.without_challenger()
     if body.entities is not None:
-        return scoring.score_entities(algo, body.entities, plan=plan, explain=body.explain)
+        return scoring.score_entities(
+            algo, body.entities, plan=plan, explain=body.explain, include_features=body.include_features
+        )
     assert body.features is not None  # guaranteed by ScoreRequest's validator
-    return scoring.score_features(algo, body.features, alias=body.alias, explain=body.explain)
+    return scoring.score_features(
+        algo, body.features, alias=body.alias, explain=body.explain, include_features=body.include_features
+    )

@@ -2,7 +2,7 @@
 
 Each page declares its permission like any route and reads through the same service functions
 the ``/v1`` routes call, with the caller's grants and clearance checked the same way. Pages change
-nothing: every action on them (approve, promote, alert steps, pause and resume, scoring) is a call
+nothing: every action on them (approve, promote, alert steps, pause and resume, scoring, what-if) is a call
 from the browser to the ``/v1`` API (``static/console.js``), with the session's CSRF token.
 """
 
@@ -20,6 +20,7 @@ from registry.models import alias_history
 from scheduling.alerts import list_alerts
 from scheduling.jobs import list_jobs, list_runs
 from scheduling.specs import cron_trigger
+from serving.repository import ModelRepository
 from warehouse.audit import list_entries, verify_chain
 from warehouse.auth import require, require_clearance, require_grant
 from warehouse.db import utc_now
@@ -29,6 +30,7 @@ from warehouse.settings import Settings
 from warehouse.webconsole.catalog import find_model, list_models
 from warehouse.webconsole.plots import PLOTS, PlotName, evaluation_plot
 from warehouse.webconsole.rendering import render
+from warehouse.webconsole.whatif import feature_fields
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 ModelReader = Annotated[Caller, Depends(require(Permission.MODELS_READ))]
@@ -175,6 +177,8 @@ def runs_fragment(request: Request, settings: SettingsDep, caller: JobReader) ->
 
 @router.get("/try", response_class=HTMLResponse)
 def try_page(request: Request, settings: SettingsDep, caller: Scorer) -> Response:
-    """Score one entity with a champion and see its score, level and reasons."""
+    """Score an entity or an edited feature row with a champion; see its score, level and reasons."""
     models = [model for model in list_models(settings, caller) if model.champion]
-    return render(request, "try.html", caller=caller, models=models)
+    repository: ModelRepository = request.app.state.repository
+    fields = {model.algorithm: feature_fields(repository, model.name) for model in models}
+    return render(request, "try.html", caller=caller, models=models, fields=fields)

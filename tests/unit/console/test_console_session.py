@@ -7,6 +7,7 @@ The app runs without its lifespan: no page here needs a loaded model.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 import uuid
@@ -316,3 +317,35 @@ def test_evaluation_plots_come_from_the_training_run(console_settings: Settings)
     assert client.get("/console/models/fire_risk/versions/9/plots/roc").status_code == 404
     page = client.get("/console/models/fire_risk")
     assert f'src="{base}/roc"' in page.text
+
+
+def test_try_it_offers_the_champions_features_as_a_what_if_form_in_both_languages(console_settings: Settings) -> None:
+    from features.definitions import service_spec
+
+    _, _, token = _key(console_settings, Role.SCIENTIST)
+    english = console_settings.model_copy(update={"console_language": "en"})
+    chinese_page = _signed_in(console_settings, token).get("/console/try")
+    english_page = _signed_in(english, token).get("/console/try")
+
+    assert chinese_page.status_code == english_page.status_code == 200
+    names = _signed_in(console_settings, token).get("/v2/models/fire_risk").json()["parameters"]["feature_names"]
+    form = english_page.text[english_page.text.index('<fieldset data-algorithm="fire_risk"') :]
+    form = form[: form.index("</fieldset>")]
+    assert re.findall(r'data-feature="([^"]+)"', form) == names  # every model feature, in the model's order
+    humidity = next(spec for spec in service_spec("fire_risk").features if spec.name == "mean_humidity_pct")
+    assert humidity.description in form and "Range 0 – 100" in form  # noqa: RUF001 (the en dash the page shows)
+    assert 'aria-describedby="wf-fire_risk-mean_humidity_pct-help wf-fire_risk-mean_humidity_pct-error"' in form
+    assert "Score the edited row" in english_page.text and "按编辑后的特征评分" not in english_page.text
+    assert "按编辑后的特征评分" in chinese_page.text
+    script = re.search(r'<script type="application/json" id="whatif-labels">(.*?)</script>', chinese_page.text)
+    assert script is not None
+    assert json.loads(script.group(1))["max"] == "超出范围：不能大于 {bound}"  # noqa: RUF001 (the script's words, in the language too)
+
+
+def test_try_it_needs_the_score_permission(console_settings: Settings) -> None:
+    _, _, token = _key(console_settings, Role.AUDITOR)
+
+    refused = _signed_in(console_settings, token).get("/console/try")
+
+    assert refused.status_code == 403
+    assert "lacks the permission score" in refused.text

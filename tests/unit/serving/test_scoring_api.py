@@ -182,3 +182,20 @@ def test_explain_answers_the_top_reasons(client: httpx.Client) -> None:
     contributions = [abs(reason["contribution"]) for reason in reasons]
     assert contributions == sorted(contributions, reverse=True)
     assert all(reason["feature"] and reason["text"] for reason in reasons)
+
+
+def test_include_features_answers_the_values_scored_and_they_score_the_same_inline(client: httpx.Client) -> None:
+    plain = client.post("/v1/score/fire_risk", json={"entities": ["B0000001"]}).json()["results"][0]
+    assert "features" not in plain
+    response = client.post("/v1/score/fire_risk", json={"entities": ["B0000001"], "include_features": True})
+    assert response.status_code == 200
+    result = response.json()["results"][0]
+    features = result["features"]
+    names = client.get("/v2/models/fire_risk").json()["parameters"]["feature_names"]
+    assert list(features) == names
+    assert all(value is None or isinstance(value, float) for value in features.values())
+    inline = client.post("/v1/score/fire_risk", json={"features": [features], "include_features": True})
+    assert inline.status_code == 200
+    again = inline.json()["results"][0]
+    assert again["score"] == pytest.approx(result["score"], abs=1e-7)
+    assert again["features"] == features

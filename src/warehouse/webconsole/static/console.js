@@ -73,6 +73,7 @@
       const row = document.createElement("div");
       row.className = "bar-row";
       row.setAttribute("role", "listitem");
+      row.dataset.feature = reason.feature;
       const label = document.createElement("span");
       label.className = "bar-label";
       label.textContent = reason.text;
@@ -90,27 +91,150 @@
     });
   }
 
+  /* Try it: score an entity (its feature values then fill the what-if form) or the edited row. */
   const tryForm = document.getElementById("try");
+  const whatIf = document.getElementById("whatif");
+  const labelsNode = document.getElementById("whatif-labels");
+  const words = labelsNode ? JSON.parse(labelsNode.textContent) : {};
+  let lastScore = null;
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (whole, key) { return key in values ? values[key] : whole; });
+  }
+
+  function activeFieldset() {
+    const algorithm = tryForm.elements.algorithm.value;
+    return whatIf.querySelector('fieldset[data-algorithm="' + CSS.escape(algorithm) + '"]');
+  }
+
+  function clearFieldErrors() {
+    whatIf.querySelectorAll(".field-error").forEach(function (place) { place.textContent = ""; });
+    whatIf.querySelectorAll("input[aria-invalid]").forEach(function (input) { input.removeAttribute("aria-invalid"); });
+  }
+
+  function showAnswer(answer, source) {
+    const result = answer.data.results[0];
+    const previous = document.getElementById("try-previous");
+    if (lastScore !== null) {
+      const change = result.score - lastScore;
+      document.getElementById("try-previous-score").textContent =
+        lastScore.toFixed(4) + " → " + result.score.toFixed(4) + " (" + (change >= 0 ? "+" : "") + change.toFixed(4) + ")";
+      previous.hidden = false;
+    }
+    lastScore = result.score;
+    document.getElementById("try-score").textContent = result.score.toFixed(4);
+    document.getElementById("try-level").textContent = result.level;
+    document.getElementById("try-warning").textContent = result.warning ? "⚠" : "—";
+    document.getElementById("try-source").textContent = source;
+    document.getElementById("try-model").textContent =
+      answer.data.model_name + " v" + (result.model_version || answer.data.model_version) +
+      " (" + (result.alias || answer.data.alias) + ")";
+    drawBars(result.reasons || []);
+    document.getElementById("try-result").hidden = false;
+  }
+
+  function ruleText(failure) {
+    /* The API's failed rule in the interface's words, with the value the person entered. */
+    const rule = String(failure.rule);
+    const bound = /^(greater|less)_than_or_equal_to\((.*)\)$/.exec(rule);
+    let text = rule;
+    if (rule === "not_nullable") { text = words.required; }
+    else if (rule.indexOf("dtype(") === 0) { text = words.number; }
+    else if (rule === "column_in_dataframe") { text = words.missing; }
+    else if (rule === "column_in_schema") { text = words.unknown; }
+    else if (bound) { text = fill(bound[1] === "greater" ? words.min : words.max, { bound: bound[2] }); }
+    const example = (failure.examples || [])[0];
+    if (example && example.value !== null && example.value !== undefined && rule !== "not_nullable") {
+      text += " (" + fill(words.entered, { value: example.value }) + ")";
+    }
+    return text + " [" + rule + "]";
+  }
+
+  function showFailures(answer) {
+    /* A 422 data_validation_failed: each failed rule next to the field it names; the first such field focused. */
+    const error = answer.data && answer.data.error;
+    const failures = (error && error.failures) || [];
+    const fieldset = activeFieldset();
+    const names = [];
+    let first = null;
+    failures.forEach(function (failure) {
+      const field = failure.column ? fieldset.querySelector('.field[data-feature="' + CSS.escape(failure.column) + '"]') : null;
+      names.push(failure.column || "(row)");
+      if (!field) { return; }
+      const place = field.querySelector(".field-error");
+      place.textContent = (place.textContent ? place.textContent + "; " : "") + ruleText(failure);
+      const input = field.querySelector("input");
+      input.setAttribute("aria-invalid", "true");
+      first = first || input;
+    });
+    showResult(whatIf, failures.length ? fill(words.invalid, { count: failures.length, names: names.join(", ") }) : errorMessage(answer), true);
+    if (first) { first.focus(); }
+  }
+
+  function editedRow(fieldset) {
+    /* Field name -> number; an empty field is null (missing); anything else is sent as typed, for the API to judge. */
+    const row = {};
+    fieldset.querySelectorAll("input").forEach(function (input) {
+      const text = input.value.trim();
+      const number = Number(text);
+      row[input.name] = text === "" ? null : (Number.isFinite(number) ? number : text);
+    });
+    return row;
+  }
+
   if (tryForm) {
+    tryForm.elements.algorithm.addEventListener("change", function () {
+      whatIf.querySelectorAll("fieldset").forEach(function (fieldset) {
+        const shown = fieldset === activeFieldset();
+        fieldset.hidden = !shown;
+        fieldset.disabled = !shown;
+      });
+      clearFieldErrors();
+      lastScore = null;
+    });
+
     tryForm.addEventListener("submit", function (event) {
       event.preventDefault();
       const algorithm = tryForm.elements.algorithm.value;
       const entity = tryForm.elements.entity.value.trim();
       showResult(tryForm, "…", false);
       const url = "/v1/score/" + encodeURIComponent(algorithm);
-      callApi("POST", url, { entities: [entity], explain: true }).then(function (answer) {
+      callApi("POST", url, { entities: [entity], explain: true, include_features: true }).then(function (answer) {
         if (!answer.ok) { showResult(tryForm, errorMessage(answer), true); return; }
         const result = answer.data.results[0];
         if (result.error) { showResult(tryForm, result.error.code + ": " + result.error.message, true); return; }
         showResult(tryForm, "✓", false);
-        document.getElementById("try-score").textContent = result.score.toFixed(4);
-        document.getElementById("try-level").textContent = result.level;
-        document.getElementById("try-warning").textContent = result.warning ? "⚠" : "—";
-        document.getElementById("try-model").textContent =
-          answer.data.model_name + " v" + answer.data.model_version + " (" + answer.data.alias + ")";
-        drawBars(result.reasons || []);
-        document.getElementById("try-result").hidden = false;
-      });
+        clearFieldErrors();
+        const fieldset = activeFieldset();
+        Object.keys(result.features || {}).forEach(function (name) {
+          const input = fieldset.querySelector('.field[data-feature="' + CSS.escape(name) + '"] input');
+          if (input) { input.value = result.features[name] === null ? "" : String(result.features[name]); }
+        });
+        showAnswer(answer, result.entity_id);
+      }, function (error) { showResult(tryForm, String(error), true); });
+    });
+
+    document.getElementById("whatif-blank").addEventListener("click", function () {
+      activeFieldset().querySelectorAll("input").forEach(function (input) { input.value = ""; });
+      clearFieldErrors();
+      showResult(whatIf, "", false);
+      const first = activeFieldset().querySelector("input");
+      if (first) { first.focus(); }
+    });
+
+    whatIf.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const url = "/v1/score/" + encodeURIComponent(tryForm.elements.algorithm.value);
+      clearFieldErrors();
+      showResult(whatIf, "…", false);
+      callApi("POST", url, { features: [editedRow(activeFieldset())], explain: true }).then(function (answer) {
+        if (answer.ok) { showResult(whatIf, "✓", false); showAnswer(answer, words.edited); return; }
+        if (answer.status === 422 && answer.data && answer.data.error && answer.data.error.code === "data_validation_failed") {
+          showFailures(answer);
+          return;
+        }
+        showResult(whatIf, errorMessage(answer), true);
+      }, function (error) { showResult(whatIf, String(error), true); });
     });
   }
 })();
