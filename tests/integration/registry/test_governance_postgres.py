@@ -35,6 +35,7 @@ from tests.unit.registry.test_adopt import (
 )
 from tests.unit.registry.test_card_rendering import test_card_over_http_and_cli_in_html_and_markdown
 from tests.unit.registry.test_exchange import (
+    _feature_rows,
     test_a_bundle_from_an_unknown_node_is_refused,
     test_a_model_moves_from_province_to_city_and_scores_the_same,
     test_a_signed_bundle_whose_metadata_disagrees_with_its_onnx_is_refused,
@@ -159,13 +160,6 @@ def city(postgres_database: Callable[[], str], tmp_path: Path) -> Settings:
     return _node(Settings(data_dir=tmp_path / "city", database_url=database_url, mlflow_tracking_uri=mlflow_url))
 
 
-def _rows(names: list[str]) -> list[dict[str, float | None]]:
-    return [
-        {name: None if (row + column) % 5 == 0 else float((row * 7 + column) % 9) for column, name in enumerate(names)}
-        for row in range(3)
-    ]
-
-
 def _wait_for_status(client: TestClient, body: dict[str, object], status: int, timeout_s: float = 30.0) -> Response:
     deadline = time.monotonic() + timeout_s
     while (response := client.post(f"/v1/score/{NAME}", json=body)).status_code != status:
@@ -176,10 +170,7 @@ def _wait_for_status(client: TestClient, body: dict[str, object], status: int, t
 
 
 def test_suspend_reinstate_and_delist_reach_the_running_server(province: Settings) -> None:
-    from registry.models import fetch_model, resolve_version
-
-    names = fetch_model(province, resolve_version(province, model_name=NAME, alias_or_version="champion")).metadata
-    body: dict[str, object] = {"features": _rows(list(names.feature_names))}
+    body: dict[str, object] = {"features": _feature_rows(province)}  # rows the inference schema accepts
     step = f"/v1/models/{NAME}/versions/1"
     with TestClient(create_app(province), headers=caller_headers(province, "admin", name="ops")) as client:
         served = _wait_for_status(client, body, 200)
