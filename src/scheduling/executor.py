@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -25,6 +25,7 @@ import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from scheduling.prefetch import prefetched
 from scheduling.store import RunChunk, RunResult
@@ -328,10 +329,7 @@ def _commit_chunk(
         session.add(RunChunk(run_id=run_id, chunk_index=index, entities=entities, rows=len(scored)))
         session.flush()
         if not scored.empty:
-            # A Core insert of the table: the ORM's bulk path costs more per row than the scoring.
-            session.execute(
-                insert(cast(Table, RunResult.__table__)), _result_rows(scored, execution.model.metadata.entity)
-            )
+            insert_results(session, _result_rows(scored, execution.model.metadata.entity))
         done = session.scalar(select(func.sum(RunChunk.entities)).where(RunChunk.run_id == run_id))
         run = session.get(BatchRun, run_id)
         if run is not None:
@@ -342,25 +340,65 @@ def _commit_chunk(
                 enqueue_deliveries(session, execution.plan.delivery, alerts, run_id=run_id)
 
 
-def _result_rows(scored: pd.DataFrame, entity: str) -> list[dict[str, object]]:
-    """The ``batch_run_results`` rows of a scored chunk."""
+RESULT_COLUMNS = ("run_id", "entity_id", "score", "level", "warning", "model_version", "credit_score")
+"""The ``batch_run_results`` columns a scored row fills, in the order of :func:`_result_rows`' tuples."""
+
+
+def insert_results(session: Session, rows: Sequence[tuple[object, ...]]) -> None:
+    """Insert ``batch_run_results`` rows (tuples in :data:`RESULT_COLUMNS` order) in the session's transaction.
+
+    The driver's own bulk path, with no per-row work in SQLAlchemy: ``COPY ... FROM STDIN`` on
+    PostgreSQL (psycopg), ``executemany`` of one prepared ``INSERT`` on SQLite, a Core insert on
+    any other database. The rows share the transaction of the chunk's commit marker, so a chunk's
+    results are committed with it or not at all.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    table = cast(Table, RunResult.__table__)
+    names = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in RESULT_COLUMNS)
+    driver = connection.dialect.driver
+    if connection.dialect.name == "postgresql" and driver == "psycopg":
+        _copy_rows(connection.connection.driver_connection, f"COPY {table.name} ({names}) FROM STDIN", rows)
+    elif connection.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(RESULT_COLUMNS))
+        connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
+    else:
+        session.execute(insert(table), [dict(zip(RESULT_COLUMNS, row, strict=True)) for row in rows])
+
+
+def _copy_rows(raw: object, statement: str, rows: Sequence[tuple[object, ...]]) -> None:
+    """COPY ``rows`` in on a psycopg connection; a constraint violation raises SQLAlchemy's ``IntegrityError``."""
+    import psycopg
+
+    assert isinstance(raw, psycopg.Connection)
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.IntegrityError as error:
+        raise IntegrityError(statement, None, error) from error
+
+
+def _result_rows(scored: pd.DataFrame, entity: str) -> list[tuple[object, ...]]:
+    """The ``batch_run_results`` rows of a scored chunk, as tuples in :data:`RESULT_COLUMNS` order."""
     credit: list[float | None] = (
         [None if value != value else float(value) for value in scored["credit_score"].tolist()]
         if "credit_score" in scored.columns
         else [None] * len(scored)
     )
-    columns = zip(
-        scored["run_id"].tolist(),
-        scored[entity].astype(str).tolist(),
-        scored["score"].astype(float).tolist(),
-        scored["level"].astype(str).tolist(),
-        scored["warning"].astype(bool).tolist(),
-        scored["model_version"].tolist(),
-        credit,
-        strict=True,
+    return list(
+        zip(
+            scored["run_id"].tolist(),
+            scored[entity].astype(str).tolist(),
+            scored["score"].astype(float).tolist(),
+            scored["level"].astype(str).tolist(),
+            scored["warning"].astype(bool).tolist(),
+            scored["model_version"].tolist(),
+            credit,
+            strict=True,
+        )
     )
-    names = ("run_id", "entity_id", "score", "level", "warning", "model_version", "credit_score")
-    return [dict(zip(names, row, strict=True)) for row in columns]
 
 
 def _apply_filter(chunk: pd.DataFrame, population_filter: dict[str, list[float]]) -> pd.DataFrame:
