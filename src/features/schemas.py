@@ -342,11 +342,12 @@ class PopulationChunkCheck:
 
     def validate(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` when it keeps every rule; else raise pandera's :class:`DataValidationError`."""
-        if self._passes(frame):
+        if self.passes(frame):
             return frame
         return validate_frame(self.schema, frame)
 
-    def _passes(self, frame: pd.DataFrame) -> bool:
+    def passes(self, frame: pd.DataFrame) -> bool:
+        """Whether ``frame`` keeps every rule of the schema (nothing is built to say why not)."""
         if tuple(frame.columns) != self.columns:
             return False
         key = frame[self.key]
