@@ -6,8 +6,11 @@ and a :class:`~scheduling.specs.RunPlan` (as-of instant, chunk size, filter, thr
 into chunks of ``chunk_rows``); for each chunk it writes ``part-<index>.parquet`` atomically, and
 only then commits the chunk's row in ``batch_run_chunks`` (with the run's progress, the chunk's
 scored rows in ``batch_run_results``, its alerts and their delivery outbox rows, in one
-transaction). Executing a run again skips every committed chunk, so a run killed at any point and
-executed again ends with exactly one row per entity; a finished run is left as is.
+transaction). Chunks are scored on the calling thread while a writer thread writes and commits
+the previous ones in order (:class:`~scheduling.prefetch.OrderedWriter`), and the features are
+read ahead in another (:func:`~scheduling.prefetch.prefetched`). Executing a run again skips
+every committed chunk, so a run killed at any point and executed again ends with exactly one row
+per entity; a finished run is left as is.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from scheduling.prefetch import prefetched
+from scheduling.prefetch import OrderedWriter, prefetched
 from scheduling.store import RunChunk, RunResult
 from warehouse.audit import append_entry
 from warehouse.db import BatchRun, MetadataDB, open_metadata_db, utc_now
@@ -47,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 COMMIT_ATTEMPTS = 3
 """Tries to commit one chunk when a concurrent writer (another resumer, an alert) conflicts."""
+WRITE_BEHIND = 2
+"""Scored chunks that may wait for the writer thread (memory: this many chunks' scored rows)."""
 
 
 class RunNotFound(NotFound):
@@ -263,9 +268,11 @@ def _score_pending_chunks(settings: Settings, execution: _Execution) -> None:
         for index, chunk in enumerate(chunks)
         if index not in committed
     )
-    for chunk, probabilities in execution.scorer(pending):
-        _commit_scored(execution, chunk, probabilities)
-        execution.on_progress(chunk.entities)
+    # Chunks are written and committed in a thread of their own, in the order they are scored.
+    write = OrderedWriter[_ScoredChunk](lambda scored: _write_scored(execution, scored), depth=WRITE_BEHIND)
+    with write as writer:
+        for chunk, probabilities in execution.scorer(pending):
+            writer.submit(_scored_chunk(execution, chunk, probabilities))
 
 
 def feature_chunks(
@@ -291,21 +298,38 @@ def feature_chunks(
     )
 
 
-def _commit_scored(execution: _Execution, pending: PendingChunk, probabilities: np.ndarray) -> None:
-    index, selected = pending.index, pending.rows
-    scored = _score_chunk(execution.model, selected, execution.run.id, probabilities)
-    reasons = _alert_reasons(execution, selected, scored)
+@dataclass(frozen=True)
+class _ScoredChunk:
+    """A scored chunk ready to be written: its index, entities covered, scored rows, alert reasons."""
+
+    index: int
+    entities: int
+    scored: pd.DataFrame
+    reasons: AlertReasons
+
+
+def _scored_chunk(execution: _Execution, pending: PendingChunk, probabilities: np.ndarray) -> _ScoredChunk:
+    scored = _score_chunk(execution.model, pending.rows, execution.run.id, probabilities)
+    reasons = _alert_reasons(execution, pending.rows, scored)
+    return _ScoredChunk(pending.index, pending.entities, scored, reasons)
+
+
+def _write_scored(execution: _Execution, chunk: _ScoredChunk) -> None:
+    """Write the chunk's part, then commit it (retrying a conflict), then report its progress."""
+    index, scored = chunk.index, chunk.scored
     _write_part(execution.output_dir / f"part-{index:05d}.parquet", scored)
     for _attempt in range(COMMIT_ATTEMPTS):
         try:
-            _commit_chunk(execution, index, entities=pending.entities, scored=scored, reasons=reasons)
+            _commit_chunk(execution, index, entities=chunk.entities, scored=scored, reasons=chunk.reasons)
             execution.rows_written += len(scored)
-            return
+            break
         except IntegrityError:
             if index in _committed_entities(execution.db, execution.run.id):
                 logger.info("run %s chunk %d was committed by another executor", execution.run.id, index)
-                return
-    raise InvalidRequest(f"run {execution.run.id} chunk {index} kept conflicting; execute the run again")
+                break
+    else:
+        raise InvalidRequest(f"run {execution.run.id} chunk {index} kept conflicting; execute the run again")
+    execution.on_progress(chunk.entities)
 
 
 def _alert_reasons(execution: _Execution, selected: pd.DataFrame, scored: pd.DataFrame) -> AlertReasons:
