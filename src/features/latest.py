@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from features.datasets import TIMESTAMP_COLUMN, load_manifest, table_path
 from features.definitions import service_spec
-from features.schemas import population_chunk_schema, validate_frame
+from features.schemas import population_chunk_check
 from warehouse.errors import DatasetNotFound, InvalidRequest
 from warehouse.progress import ProgressCallback, no_progress
 from warehouse.settings import Settings
@@ -167,11 +167,11 @@ def _blocks(settings: Settings, service: ServiceSpec, as_of: datetime, batch_row
 def _chunks(
     settings: Settings, service: ServiceSpec, as_of: datetime, chunk_rows: int, on_progress: ProgressCallback
 ) -> Iterator[pd.DataFrame]:
-    schema = population_chunk_schema(service.name)
+    check = population_chunk_check(service.name)
     names = service.feature_names
     for table in _exact_chunks(_blocks(settings, service, as_of, chunk_rows), chunk_rows):
         frame = table.to_pandas().astype(dict.fromkeys(names, "float64"))
-        chunk = validate_frame(schema, frame)
+        chunk = check.validate(frame)
         on_progress(len(chunk))
         yield chunk
 

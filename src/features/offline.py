@@ -17,7 +17,7 @@ import pandas as pd
 
 from features.datasets import load_manifest, read_table
 from features.definitions import population_spec, service_spec
-from features.schemas import TIMESTAMP_COLUMN, population_chunk_schema, validate_frame
+from features.schemas import TIMESTAMP_COLUMN, population_chunk_check
 from features.store import open_feature_store, registered_feature_service, service_feature_names
 from warehouse.errors import DataValidationError, InvalidRequest
 from warehouse.progress import ProgressCallback, no_progress
@@ -68,12 +68,12 @@ def _chunks(
     chunk_rows: int,
     on_progress: ProgressCallback,
 ) -> Iterator[pd.DataFrame]:
-    schema = population_chunk_schema(service.name)
+    check = population_chunk_check(service.name)
     block_rows = max(chunk_rows, FETCH_BLOCK_ROWS)
     for block_start in range(0, len(entity_ids), block_rows):
         block = _fetch_block(store, service, key, entity_ids[block_start : block_start + block_rows], as_of)
         for start in range(0, len(block), chunk_rows):
-            chunk = validate_frame(schema, block.iloc[start : start + chunk_rows].reset_index(drop=True))
+            chunk = check.validate(block.iloc[start : start + chunk_rows].reset_index(drop=True))
             on_progress(len(chunk))
             yield chunk
 

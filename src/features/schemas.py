@@ -4,7 +4,9 @@
 - the point-in-time training set of a feature service (:func:`training_set_schema`);
 - inference input, a frame of feature vectors in service order (:func:`feature_frame_schema`), and
   the same with the entity key as a column, as batch scoring receives it (:func:`population_chunk_schema`);
-  online requests check inline rows and tensors with the same rules in numpy (:func:`inference_check`).
+  online requests check inline rows and tensors with the same rules in numpy (:func:`inference_check`),
+  and batch chunks are checked the same way, pandera running only on a chunk that fails
+  (:func:`population_chunk_check`).
 
 Schemas are derived from :mod:`features.definitions` specs and cached. :func:`validate_frame`
 turns pandera's ``SchemaErrors`` into :class:`warehouse.errors.DataValidationError` naming the
@@ -245,11 +247,22 @@ class InferenceCheck:
         self.check(matrix)
         return matrix
 
-    def check(self, matrix: npt.NDArray[np.floating]) -> None:
-        """Check a model-order matrix (NaN = missing) against the value rules; raise if any fails."""
+    def passes(self, matrix: npt.NDArray[np.floating]) -> bool:
+        """Whether a model-order matrix (NaN = missing) keeps every value rule (no failures built)."""
+        missing, below, above = self._masks(matrix)
+        return not (missing.any() or below.any() or above.any())
+
+    def _masks(
+        self, matrix: npt.NDArray[np.floating]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         missing = np.isnan(matrix) & self.required
         below = matrix < self.minimum  # NaN compares False: missing values are the nullable rule's business
         above = matrix > self.maximum
+        return missing, below, above
+
+    def check(self, matrix: npt.NDArray[np.floating]) -> None:
+        """Check a model-order matrix (NaN = missing) against the value rules; raise if any fails."""
+        missing, below, above = self._masks(matrix)
         if not (missing.any() or below.any() or above.any()):
             return
         failures: list[RuleFailure] = []
@@ -278,7 +291,12 @@ def inference_check(feature_service: str, feature_names: tuple[str, ...]) -> Inf
     Derived from :func:`feature_frame_schema` itself, so the two cannot drift apart; a name the
     schema does not hold is checked only for being a number.
     """
-    schema = feature_frame_schema(feature_service)
+    return _inference_check_of(feature_frame_schema(feature_service), feature_service, feature_names)
+
+
+def _inference_check_of(
+    schema: pa.DataFrameSchema, feature_service: str, feature_names: tuple[str, ...]
+) -> InferenceCheck:
     count = len(feature_names)
     required = np.zeros(count, dtype=bool)
     bounds = {"min_value": np.full(count, -np.inf), "max_value": np.full(count, np.inf)}
@@ -302,6 +320,63 @@ def inference_check(feature_service: str, feature_names: tuple[str, ...]) -> Inf
         maximum=bounds["max_value"],
         minimum_rules=tuple(rules["min_value"]),
         maximum_rules=tuple(rules["max_value"]),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class PopulationChunkCheck:
+    """A feature service's batch chunk schema (:func:`population_chunk_schema`) as vectorised checks.
+
+    The batch executor checks every chunk of a population; pandera costs more per chunk than
+    scoring it. :meth:`validate` answers a valid chunk with a few whole-column tests (the exact
+    columns in order, a string key with no missing or repeated value, float64 features, then the
+    value rules of :class:`InferenceCheck`), and hands any other chunk to pandera, so a bad chunk
+    fails with the very :class:`DataValidationError` pandera's failures become. Built by
+    :func:`population_chunk_check` from the schema itself, refusing a rule it does not model.
+    """
+
+    schema: pa.DataFrameSchema
+    key: str
+    columns: tuple[str, ...]
+    features: InferenceCheck
+
+    def validate(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` when it keeps every rule; else raise pandera's :class:`DataValidationError`."""
+        if self.passes(frame):
+            return frame
+        return validate_frame(self.schema, frame)
+
+    def passes(self, frame: pd.DataFrame) -> bool:
+        """Whether ``frame`` keeps every rule of the schema (nothing is built to say why not)."""
+        if tuple(frame.columns) != self.columns:
+            return False
+        key = frame[self.key]
+        # ``infer_dtype`` without skipping NaN says "string" only when every value is a str.
+        if key.dtype != object or pd.api.types.infer_dtype(key, skipna=False) != "string" or not key.is_unique:
+            return False
+        features = frame[list(self.features.names)]
+        if not (features.dtypes == np.float64).all():
+            return False
+        return self.features.passes(features.to_numpy())
+
+
+@lru_cache(maxsize=16)
+def population_chunk_check(feature_service: str) -> PopulationChunkCheck:
+    """The :class:`PopulationChunkCheck` of :func:`population_chunk_schema` (derived from it, cached)."""
+    schema = population_chunk_schema(feature_service)
+    key, *names = schema.columns
+    key_column = schema.columns[key]
+    plain_key = not key_column.checks and key_column.unique and not key_column.nullable
+    plain_key = plain_key and not any(schema.columns[name].unique for name in names)
+    if not (schema.strict is True and schema.ordered and not schema.checks and not schema.unique and plain_key):
+        raise ConfigurationError(f"chunk check of {feature_service!r}: the schema has rules it does not model")
+    if str(key_column.dtype) != "str" or any(str(schema.columns[name].dtype) != "float64" for name in names):
+        raise ConfigurationError(f"chunk check of {feature_service!r}: unexpected column types")
+    return PopulationChunkCheck(
+        schema=schema,
+        key=key,
+        columns=(key, *names),
+        features=_inference_check_of(schema, feature_service, tuple(names)),
     )
 
 

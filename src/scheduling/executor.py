@@ -6,8 +6,11 @@ and a :class:`~scheduling.specs.RunPlan` (as-of instant, chunk size, filter, thr
 into chunks of ``chunk_rows``); for each chunk it writes ``part-<index>.parquet`` atomically, and
 only then commits the chunk's row in ``batch_run_chunks`` (with the run's progress, the chunk's
 scored rows in ``batch_run_results``, its alerts and their delivery outbox rows, in one
-transaction). Executing a run again skips every committed chunk, so a run killed at any point and
-executed again ends with exactly one row per entity; a finished run is left as is.
+transaction). Chunks are scored on the calling thread while a writer thread writes and commits
+the previous ones in order (:class:`~scheduling.prefetch.OrderedWriter`), and the features are
+read ahead in another (:func:`~scheduling.prefetch.prefetched`). Executing a run again skips
+every committed chunk, so a run killed at any point and executed again ends with exactly one row
+per entity; a finished run is left as is.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -25,8 +28,9 @@ import pandas as pd
 from pydantic import BaseModel
 from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from scheduling.prefetch import prefetched
+from scheduling.prefetch import OrderedWriter, prefetched
 from scheduling.store import RunChunk, RunResult
 from warehouse.audit import append_entry
 from warehouse.db import BatchRun, MetadataDB, open_metadata_db, utc_now
@@ -46,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 COMMIT_ATTEMPTS = 3
 """Tries to commit one chunk when a concurrent writer (another resumer, an alert) conflicts."""
+WRITE_BEHIND = 2
+"""Scored chunks that may wait for the writer thread (memory: this many chunks' scored rows)."""
 
 
 class RunNotFound(NotFound):
@@ -262,9 +268,11 @@ def _score_pending_chunks(settings: Settings, execution: _Execution) -> None:
         for index, chunk in enumerate(chunks)
         if index not in committed
     )
-    for chunk, probabilities in execution.scorer(pending):
-        _commit_scored(execution, chunk, probabilities)
-        execution.on_progress(chunk.entities)
+    # Chunks are written and committed in a thread of their own, in the order they are scored.
+    write = OrderedWriter[_ScoredChunk](lambda scored: _write_scored(execution, scored), depth=WRITE_BEHIND)
+    with write as writer:
+        for chunk, probabilities in execution.scorer(pending):
+            writer.submit(_scored_chunk(execution, chunk, probabilities))
 
 
 def feature_chunks(
@@ -290,21 +298,38 @@ def feature_chunks(
     )
 
 
-def _commit_scored(execution: _Execution, pending: PendingChunk, probabilities: np.ndarray) -> None:
-    index, selected = pending.index, pending.rows
-    scored = _score_chunk(execution.model, selected, execution.run.id, probabilities)
-    reasons = _alert_reasons(execution, selected, scored)
+@dataclass(frozen=True)
+class _ScoredChunk:
+    """A scored chunk ready to be written: its index, entities covered, scored rows, alert reasons."""
+
+    index: int
+    entities: int
+    scored: pd.DataFrame
+    reasons: AlertReasons
+
+
+def _scored_chunk(execution: _Execution, pending: PendingChunk, probabilities: np.ndarray) -> _ScoredChunk:
+    scored = _score_chunk(execution.model, pending.rows, execution.run.id, probabilities)
+    reasons = _alert_reasons(execution, pending.rows, scored)
+    return _ScoredChunk(pending.index, pending.entities, scored, reasons)
+
+
+def _write_scored(execution: _Execution, chunk: _ScoredChunk) -> None:
+    """Write the chunk's part, then commit it (retrying a conflict), then report its progress."""
+    index, scored = chunk.index, chunk.scored
     _write_part(execution.output_dir / f"part-{index:05d}.parquet", scored)
     for _attempt in range(COMMIT_ATTEMPTS):
         try:
-            _commit_chunk(execution, index, entities=pending.entities, scored=scored, reasons=reasons)
+            _commit_chunk(execution, index, entities=chunk.entities, scored=scored, reasons=chunk.reasons)
             execution.rows_written += len(scored)
-            return
+            break
         except IntegrityError:
             if index in _committed_entities(execution.db, execution.run.id):
                 logger.info("run %s chunk %d was committed by another executor", execution.run.id, index)
-                return
-    raise InvalidRequest(f"run {execution.run.id} chunk {index} kept conflicting; execute the run again")
+                break
+    else:
+        raise InvalidRequest(f"run {execution.run.id} chunk {index} kept conflicting; execute the run again")
+    execution.on_progress(chunk.entities)
 
 
 def _alert_reasons(execution: _Execution, selected: pd.DataFrame, scored: pd.DataFrame) -> AlertReasons:
@@ -328,10 +353,7 @@ def _commit_chunk(
         session.add(RunChunk(run_id=run_id, chunk_index=index, entities=entities, rows=len(scored)))
         session.flush()
         if not scored.empty:
-            # A Core insert of the table: the ORM's bulk path costs more per row than the scoring.
-            session.execute(
-                insert(cast(Table, RunResult.__table__)), _result_rows(scored, execution.model.metadata.entity)
-            )
+            insert_results(session, _result_rows(scored, execution.model.metadata.entity))
         done = session.scalar(select(func.sum(RunChunk.entities)).where(RunChunk.run_id == run_id))
         run = session.get(BatchRun, run_id)
         if run is not None:
@@ -342,25 +364,65 @@ def _commit_chunk(
                 enqueue_deliveries(session, execution.plan.delivery, alerts, run_id=run_id)
 
 
-def _result_rows(scored: pd.DataFrame, entity: str) -> list[dict[str, object]]:
-    """The ``batch_run_results`` rows of a scored chunk."""
+RESULT_COLUMNS = ("run_id", "entity_id", "score", "level", "warning", "model_version", "credit_score")
+"""The ``batch_run_results`` columns a scored row fills, in the order of :func:`_result_rows`' tuples."""
+
+
+def insert_results(session: Session, rows: Sequence[tuple[object, ...]]) -> None:
+    """Insert ``batch_run_results`` rows (tuples in :data:`RESULT_COLUMNS` order) in the session's transaction.
+
+    The driver's own bulk path, with no per-row work in SQLAlchemy: ``COPY ... FROM STDIN`` on
+    PostgreSQL (psycopg), ``executemany`` of one prepared ``INSERT`` on SQLite, a Core insert on
+    any other database. The rows share the transaction of the chunk's commit marker, so a chunk's
+    results are committed with it or not at all.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    table = cast(Table, RunResult.__table__)
+    names = ", ".join(connection.dialect.identifier_preparer.quote(name) for name in RESULT_COLUMNS)
+    driver = connection.dialect.driver
+    if connection.dialect.name == "postgresql" and driver == "psycopg":
+        _copy_rows(connection.connection.driver_connection, f"COPY {table.name} ({names}) FROM STDIN", rows)
+    elif connection.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(RESULT_COLUMNS))
+        connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
+    else:
+        session.execute(insert(table), [dict(zip(RESULT_COLUMNS, row, strict=True)) for row in rows])
+
+
+def _copy_rows(raw: object, statement: str, rows: Sequence[tuple[object, ...]]) -> None:
+    """COPY ``rows`` in on a psycopg connection; a constraint violation raises SQLAlchemy's ``IntegrityError``."""
+    import psycopg
+
+    assert isinstance(raw, psycopg.Connection)
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.IntegrityError as error:
+        raise IntegrityError(statement, None, error) from error
+
+
+def _result_rows(scored: pd.DataFrame, entity: str) -> list[tuple[object, ...]]:
+    """The ``batch_run_results`` rows of a scored chunk, as tuples in :data:`RESULT_COLUMNS` order."""
     credit: list[float | None] = (
         [None if value != value else float(value) for value in scored["credit_score"].tolist()]
         if "credit_score" in scored.columns
         else [None] * len(scored)
     )
-    columns = zip(
-        scored["run_id"].tolist(),
-        scored[entity].astype(str).tolist(),
-        scored["score"].astype(float).tolist(),
-        scored["level"].astype(str).tolist(),
-        scored["warning"].astype(bool).tolist(),
-        scored["model_version"].tolist(),
-        credit,
-        strict=True,
+    return list(
+        zip(
+            scored["run_id"].tolist(),
+            scored[entity].astype(str).tolist(),
+            scored["score"].astype(float).tolist(),
+            scored["level"].astype(str).tolist(),
+            scored["warning"].astype(bool).tolist(),
+            scored["model_version"].tolist(),
+            credit,
+            strict=True,
+        )
     )
-    names = ("run_id", "entity_id", "score", "level", "warning", "model_version", "credit_score")
-    return [dict(zip(names, row, strict=True)) for row in columns]
 
 
 def _apply_filter(chunk: pd.DataFrame, population_filter: dict[str, list[float]]) -> pd.DataFrame:

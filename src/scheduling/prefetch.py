@@ -1,17 +1,22 @@
-"""Reading ahead: a background thread produces the next items while the consumer works on the current one.
+"""Reading ahead and writing behind: background threads overlap a pipeline's stages.
 
-The batch executor reads feature chunks (DuckDB, Arrow, pandera) while ONNX Runtime scores the
+:func:`prefetched` reads ahead: a background thread produces the next items while the consumer
+works on the current one. :class:`OrderedWriter` writes behind: a background thread writes the
+items the producer has finished, in order.
+
+The batch executor reads feature chunks (DuckDB, Arrow, the chunk check) while ONNX Runtime scores the
 previous chunk; both release the GIL for most of their work, so on two cores the read and the
 scoring overlap. At most ``depth`` items wait in the queue, so memory stays bounded by the chunk
 size. An error in the producer is raised in the consumer; a consumer that stops early stops the
-producer, which then closes the source iterator in its own thread.
+producer, which then closes the source iterator in its own thread. The writer, in turn, writes
+the parquet part and commits the previous chunk while the next one is scored.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -78,3 +83,66 @@ def prefetched(items: Iterator[Item], *, depth: int = 2) -> Iterator[Item]:
     finally:
         stop.set()
         thread.join()
+
+
+class OrderedWriter(Generic[Item]):
+    """Writing behind: one background thread hands each submitted item to ``write``, in submission order.
+
+    The batch executor scores the next chunk while this thread writes the previous one's parquet
+    part and commits it. At most ``depth`` items wait, so :meth:`submit` blocks when the writer
+    falls behind. The first error of ``write`` stops the writer and is raised by the next
+    :meth:`submit` or at the end of the ``with`` block; leaving the block on an error of the
+    consumer drops the items still waiting (never written, so never committed) and joins the thread.
+    """
+
+    def __init__(self, write: Callable[[Item], None], *, depth: int = 2, name: str = "writer") -> None:
+        self._write = write
+        self._buffer: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def __enter__(self) -> OrderedWriter[Item]:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _trace: object) -> None:
+        if kind is None:
+            self._hand(_Done())
+        else:
+            self._stop.set()
+        self._thread.join()
+        if kind is None:
+            self._raise_failure()
+
+    def submit(self, item: Item) -> None:
+        """Queue ``item`` behind the ones before it; raise the writer's error if it has failed."""
+        self._hand(_Value(item))
+
+    def _hand(self, message: object) -> None:
+        while True:
+            self._raise_failure()
+            try:
+                self._buffer.put(message, timeout=PUT_POLL_S)
+                return
+            except queue.Full:
+                continue
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                message = self._buffer.get(timeout=PUT_POLL_S)
+            except queue.Empty:
+                continue
+            if isinstance(message, _Done):
+                return
+            assert isinstance(message, _Value)
+            try:
+                self._write(message.item)
+            except BaseException as error:
+                self._error = error
+                return

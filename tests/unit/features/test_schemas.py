@@ -1,4 +1,4 @@
-"""Pandera schemas and the DataValidationError they turn into."""
+"""Pandera schemas, the numpy checks derived from them, and the DataValidationError they turn into."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from features.buildings import generate_buildings
 from features.schemas import (
     feature_frame_schema,
     inference_check,
+    population_chunk_check,
     population_chunk_schema,
     raw_table_schema,
     training_set_schema,
@@ -200,3 +201,61 @@ def test_inference_check_follows_the_model_feature_order(fire_names: tuple[str, 
     matrix[0, reordered.index("floors")] = 0.0
     with pytest.raises(DataValidationError, match="column 'floors' failed greater_than_or_equal_to"):
         inference_check("fire_risk", reordered).check(matrix)
+
+
+def _valid_chunk(rows: int) -> pd.DataFrame:
+    """A fire_risk population chunk that meets every rule of its schema."""
+    names = tuple(feature_frame_schema("fire_risk").columns)
+    keys = [f"B{position:07d}" for position in range(rows)]
+    return pd.DataFrame({"building_id": keys} | {name: [_valid_row(names)[name]] * rows for name in names})
+
+
+def _broken_chunks() -> dict[str, pd.DataFrame]:
+    """Chunks that each break one rule of the population chunk schema (or several)."""
+    valid = _valid_chunk(6)
+    chunks = {
+        "repeated key": valid.assign(building_id=["B1", "B1", "B2", "B3", "B4", "B5"]),
+        "missing key": valid.assign(building_id=["B1", None, "B2", "B3", "B4", "B5"]),
+        "numeric key": valid.assign(building_id=range(6)),
+        "missing column": valid.drop(columns=["dry_days"]),
+        "unknown column": valid.assign(dry_dayz=1.0),
+        "columns out of order": valid[[*valid.columns[1:], "building_id"]],
+        "integer feature": valid.astype({"floors": "int64"}),
+        "below the minimum": valid.assign(floors=[1.0, 0.0, 1.0, 1.0, -3.0, 1.0]),
+        "above the maximum": valid.assign(occupancy_rate=[1.0, 1.0, np.inf, 1.0, 1.0, 2.0]),
+        "null where required": valid.assign(floors=[1.0, np.nan, 1.0, 1.0, 1.0, 1.0]),
+    }
+    several = valid.assign(floors=0.0, building_id=["B1"] * 6)
+    return chunks | {"several rules": several.drop(columns=["dry_days"])}
+
+
+def test_population_chunk_check_returns_a_valid_chunk_as_it_is() -> None:
+    nullable = [name for name, column in population_chunk_schema("fire_risk").columns.items() if column.nullable]
+    chunk = _valid_chunk(5)
+    chunk.loc[2, nullable] = np.nan
+    check = population_chunk_check("fire_risk")
+    assert check.passes(chunk)
+    assert check.validate(chunk) is chunk
+    assert validate_frame(population_chunk_schema("fire_risk"), chunk) is chunk
+
+
+@pytest.mark.parametrize("broken", list(_broken_chunks()))
+def test_population_chunk_check_fails_what_pandera_fails_with_pandera_s_error(broken: str) -> None:
+    """The vectorised check refuses every chunk pandera refuses, and the error is pandera's own."""
+    chunk = _broken_chunks()[broken]
+    check = population_chunk_check("fire_risk")
+    assert not check.passes(chunk)
+    with pytest.raises(DataValidationError) as by_pandera:
+        validate_frame(population_chunk_schema("fire_risk"), chunk)
+    with pytest.raises(DataValidationError) as by_check:
+        check.validate(chunk)
+    assert by_check.value.message == by_pandera.value.message
+    assert by_check.value.message.startswith("fire_risk population chunk failed validation: ")
+
+
+def test_population_chunk_check_names_the_column_and_rule_of_a_bad_value() -> None:
+    chunk = _valid_chunk(4).assign(floors=[1.0, 0.0, 1.0, 1.0])
+    with pytest.raises(DataValidationError) as caught:
+        population_chunk_check("fire_risk").validate(chunk)
+    assert "column 'floors' failed greater_than_or_equal_to(1) in 1 case(s), e.g. row 1: 0.0" in caught.value.message
+    assert _failures(caught.value)[("floors", "greater_than_or_equal_to(1)")]["count"] == 1

@@ -6,9 +6,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
+from features.datasets import table_path
 from scheduling.batch import score_population
+from scheduling.executor import execute_run, start_run
+from scheduling.specs import RunRequest
+from scheduling.store import RunChunk, RunResult
 from tests.conftest import PREPARED_BUILDINGS
 from warehouse.db import BatchRun, MetadataDB
+from warehouse.errors import DataValidationError
 from warehouse.settings import Settings
 
 
@@ -65,3 +70,27 @@ def test_a_batch_run_is_in_the_audit_chain(settings: Settings) -> None:
     assert entries[0].detail["version"] == report.model_version
     assert entries[0].detail["rows_done"] == report.rows
     assert verify_chain(settings).intact
+
+
+def test_a_chunk_that_breaks_a_rule_fails_the_run_naming_column_and_rule(settings: Settings) -> None:
+    """A feature value outside its bounds fails the run with pandera's error; its chunk commits nothing."""
+    path = table_path(settings, "buildings", "profile")
+    profile = pd.read_parquet(path)
+    broken = sorted(profile["building_id"].unique())[7]
+    profile.loc[profile["building_id"] == broken, "floors"] = 0
+    profile.to_parquet(path, index=False)
+    run_id = start_run(settings, RunRequest(algorithm="fire_risk", model="champion", features="latest"))
+    with pytest.raises(DataValidationError) as caught:
+        execute_run(settings, run_id)
+    message = caught.value.message
+    assert message.startswith("fire_risk population chunk failed validation:")
+    assert "column 'floors' failed greater_than_or_equal_to(1) in 1 case(s), e.g. row 7: 0.0" in message
+    db = MetadataDB.from_settings(settings)
+    with db.session() as session:
+        run = session.get(BatchRun, run_id)
+        assert run is not None
+        assert (run.status, run.rows_done) == ("failed", 0)
+        assert "column 'floors' failed greater_than_or_equal_to(1)" in run.error
+        assert session.scalars(select(RunChunk).where(RunChunk.run_id == run_id)).all() == []
+        assert session.scalars(select(RunResult).where(RunResult.run_id == run_id)).all() == []
+    db.dispose()
