@@ -32,7 +32,7 @@ class _Failed:
 
 
 class _Done:
-    pass
+    """The end-of-stream marker a worker puts on its queue after the last item."""
 
 
 @dataclass(frozen=True)
