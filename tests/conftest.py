@@ -3,7 +3,8 @@
 The prepared warehouse (features online plus one approved fire-risk champion, built from a small
 seeded population) is built once per session and copied for each test that asks for ``settings``.
 Integration fixtures create a fresh PostgreSQL database or Redis key prefix per use and drop it after;
-Ray tests share one local Ray started for the session. ``auth_headers`` and ``admin_headers`` give
+Ray tests share one local Ray (and one Serve) started for the session; ``tests/engines.py``
+serves the app by either engine. ``auth_headers`` and ``admin_headers`` give
 API keys over ``settings`` (see ``tests/auth_helpers.py``).
 """
 
@@ -27,6 +28,8 @@ PREPARED_SEED = 7
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 RAY_OBJECT_STORE_BYTES = 256 * 1024**2
+
+pytest_plugins = ["tests.engines"]  # the app served by either engine, for every HTTP test
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -76,6 +79,22 @@ def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
         serve.shutdown()
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_serve(ray_session: None) -> None:
+    """Serve's controller and HTTP proxy on the session's Ray, started once (on a free port, no access logs)
+    so that each test application only deploys and deletes itself; ``ray_session`` shuts Serve down."""
+    import socket
+
+    from ray import serve
+
+    from serving.engines.ray import QUIET_LOGS
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    serve.start(http_options={"host": "127.0.0.1", "port": port}, logging_config=QUIET_LOGS)
 
 
 @pytest.fixture

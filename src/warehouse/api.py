@@ -33,6 +33,7 @@ from warehouse.errors import AccessDenied, WarehouseError
 from warehouse.identity import IdentityStore
 from warehouse.library_env import apply_library_defaults
 from warehouse.logs import configure_logging
+from warehouse.paths import app_path
 from warehouse.sessions import SessionSigner
 from warehouse.settings import Settings, get_settings
 from warehouse.webconsole import mount_console
@@ -120,7 +121,7 @@ async def _render_warehouse_error(_request: Request, exc: WarehouseError) -> JSO
 
 
 async def _render_access_denied(request: Request, exc: AccessDenied) -> Response:
-    if is_console_page(request.url.path):
+    if is_console_page(app_path(request)):
         return await render_refusal(request, exc)  # a page: sign in again, or a 403 page
     return await render_access_denied(request, exc)
 

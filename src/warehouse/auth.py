@@ -27,6 +27,7 @@ from warehouse.audit import AuditDetail
 from warehouse.db import utc_now
 from warehouse.errors import AccessDenied, ConfigurationError, Forbidden, Unauthenticated
 from warehouse.identity import Caller, IdentityStore
+from warehouse.paths import app_path
 from warehouse.permissions import Permission, Role
 from warehouse.security import ClassificationLevel, clears
 from warehouse.sessions import CSRF_HEADER, SAFE_METHODS, SESSION_COOKIE, SessionSigner
@@ -151,7 +152,7 @@ def require_model_access(caller: Caller, model_name: str, classification: Classi
 async def audit_refusal(request: Request, exc: AccessDenied) -> None:
     """Append a refused request to the audit chain (a failure to do so is logged, never raised)."""
     action = "key.expired_use" if exc.reason == "expired" else "access.denied"
-    subject = f"{request.method} {request.url.path}"[:MAX_SUBJECT_CHARS]
+    subject = f"{request.method} {app_path(request)}"[:MAX_SUBJECT_CHARS]
     detail: AuditDetail = {"status": exc.status, "code": exc.code, "reason": exc.reason, "key_id": exc.key_id}
     try:
         await run_in_threadpool(

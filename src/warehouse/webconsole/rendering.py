@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from warehouse.auth import audit_refusal, session_signer
+from warehouse.paths import app_path, root_path
 from warehouse.sessions import CSRF_HEADER, SESSION_COOKIE
 from warehouse.webconsole.labels import labels_for
 
@@ -56,7 +57,8 @@ def render(request: Request, template: str, *, caller: Caller | None, status: in
             caller=caller,
             csrf=session_signer(request).csrf_token(token) if token else "",
             csrf_header=CSRF_HEADER,
-            path=request.url.path,
+            path=app_path(request),
+            root=root_path(request),
             **context,
         )
     )
@@ -73,6 +75,7 @@ async def render_refusal(request: Request, exc: AccessDenied) -> Response:
     """Audit the refusal; send an unauthenticated caller to sign in, show a forbidden one why (403)."""
     await audit_refusal(request, exc)
     if exc.status == 401:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"{CONSOLE_PREFIX}/login?next={quote(target, safe='')}", status_code=303)
+        target = app_path(request) + (f"?{request.url.query}" if request.url.query else "")
+        login = f"{root_path(request)}{CONSOLE_PREFIX}/login?next={quote(target, safe='')}"
+        return RedirectResponse(login, status_code=303)
     return render(request, "refused.html", caller=None, status=exc.status, message=str(exc))

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from warehouse.auth import audit_refusal, identity_store, session_signer
 from warehouse.db import utc_now
 from warehouse.errors import Forbidden, Unauthenticated
+from warehouse.paths import root_path
 from warehouse.sessions import SESSION_COOKIE
 from warehouse.settings import Settings
 from warehouse.webconsole.rendering import render
@@ -71,7 +72,7 @@ async def login(
     if key_expiry is not None:
         expires_at = min(expires_at, key_expiry)
     token = session_signer(request).issue(caller.key_id, expires_at=expires_at)
-    response = RedirectResponse(safe_next(next_path), status_code=303)
+    response = RedirectResponse(root_path(request) + safe_next(next_path), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -88,6 +89,6 @@ async def login(
 def logout(request: Request) -> Response:
     """Clear the session cookie and go back to the sign-in form."""
     _refuse_cross_site(request)
-    response = RedirectResponse(f"{HOME}/login", status_code=303)
+    response = RedirectResponse(f"{root_path(request)}{HOME}/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ from fastapi.testclient import TestClient
 from registry.lifecycle import promote
 from registry.models import alias_history, register_version
 from tests.auth_helpers import caller_headers
+from tests.engines import wait_for_score_status
 from tests.unit.registry.conftest import approve_version, prepared_runs
 from tests.unit.registry.test_adopt import (
     test_adopting_a_missing_version_is_not_found,
@@ -69,8 +69,6 @@ from warehouse.api import create_app
 from warehouse.settings import Settings
 
 if TYPE_CHECKING:
-    from httpx import Response
-
     from tests.unit.registry.conftest import PreparedRuns
 
 pytestmark = pytest.mark.integration
@@ -160,26 +158,17 @@ def city(postgres_database: Callable[[], str], tmp_path: Path) -> Settings:
     return _node(Settings(data_dir=tmp_path / "city", database_url=database_url, mlflow_tracking_uri=mlflow_url))
 
 
-def _wait_for_status(client: TestClient, body: dict[str, object], status: int, timeout_s: float = 30.0) -> Response:
-    deadline = time.monotonic() + timeout_s
-    while (response := client.post(f"/v1/score/{NAME}", json=body)).status_code != status:
-        if time.monotonic() > deadline:
-            pytest.fail(f"score never answered {status} within {timeout_s} s: {response.status_code} {response.text}")
-        time.sleep(0.1)
-    return response
-
-
 def test_suspend_reinstate_and_delist_reach_the_running_server(province: Settings) -> None:
     body: dict[str, object] = {"features": _feature_rows(province)}  # rows the inference schema accepts
     step = f"/v1/models/{NAME}/versions/1"
     with TestClient(create_app(province), headers=caller_headers(province, "admin", name="ops")) as client:
-        served = _wait_for_status(client, body, 200)
+        served = wait_for_score_status(client, 200, body, algorithm=NAME)
         suspended = client.post(f"{step}/suspend", json={"reason": "drift"})
-        refused = _wait_for_status(client, body, 409)
+        refused = wait_for_score_status(client, 409, body, algorithm=NAME)
         client.post(f"{step}/reinstate", json={"reason": "fixed"})
-        restored = _wait_for_status(client, body, 200)
+        restored = wait_for_score_status(client, 200, body, algorithm=NAME)
         delisted = client.post(f"{step}/delist", json={"reason": "retired"})
-        gone = _wait_for_status(client, body, 409)
+        gone = wait_for_score_status(client, 409, body, algorithm=NAME)
         again = client.post(f"/v1/models/{NAME}/aliases/champion", json={"version": "1"})
 
     assert served.json()["model_version"] == "1" and suspended.json()["state"] == "suspended"

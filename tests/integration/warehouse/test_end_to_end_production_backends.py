@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, select, text
 
 from tests.auth_helpers import caller_headers
 from tests.conftest import REDIS_URL
-from tests.unit.serving.conftest import wait_until_ready
+from tests.engines import wait_until_ready
 from warehouse.api import create_app
 from warehouse.db import AliasEvent, BatchRun, MetadataDB
 from warehouse.pipeline import build_demo_warehouse

@@ -349,3 +349,23 @@ def test_try_it_needs_the_score_permission(console_settings: Settings) -> None:
 
     assert refused.status_code == 403
     assert "lacks the permission score" in refused.text
+
+
+def test_behind_a_route_prefix_links_redirects_and_api_calls_keep_the_prefix(console_settings: Settings) -> None:
+    """Served under a prefix (a reverse proxy's root path, or the Ray engine's route prefix), every link,
+    form, redirect and script call of the console starts with it, and refusals are still pages."""
+    _, _, token = _key(console_settings, Role.ADMIN)
+    client = TestClient(create_app(console_settings), base_url="http://127.0.0.1", root_path="/gw")
+
+    unsigned = client.get("/gw/console/alerts", follow_redirects=False)
+    signed = client.post("/gw/console/login", data={"key": token, "next": "/console/jobs"}, follow_redirects=False)
+    page = client.get("/gw/console").text
+    logout = client.post("/gw/console/logout", follow_redirects=False)
+
+    assert (unsigned.status_code, unsigned.headers["location"]) == (303, "/gw/console/login?next=%2Fconsole%2Falerts")
+    assert (signed.status_code, signed.headers["location"]) == (303, "/gw/console/jobs")
+    assert 'data-root="/gw"' in page  # console.js prefixes its /v1 calls with it
+    links = re.findall(r'(?:href|action|src|data-url|hx-get)="(/[^"]*)"', page)
+    assert links and all(link.startswith("/gw/") for link in links), links
+    assert 'href="/gw/console" aria-current="page"' in page  # the current page is still recognised
+    assert (logout.status_code, logout.headers["location"]) == (303, "/gw/console/login")

@@ -3,33 +3,19 @@ reinstating it brings it back; the server picks both up through its governance w
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
-import pytest
 from fastapi.testclient import TestClient
 
-from tests.unit.serving.conftest import wait_until_ready
+from tests.engines import wait_for_score_status, wait_until_ready
 from warehouse.api import create_app
 
 if TYPE_CHECKING:
-    from httpx import Response
-
     from warehouse.settings import Settings
 
 SCORE = "/v1/score/fire_risk"
 BODY = {"entities": ["B0000001"]}
 STEP = "/v1/models/fire_risk/versions/1"
-
-
-def _wait_for_status(client: TestClient, status: int, timeout_s: float = 30.0) -> Response:
-    """Poll the score route until it answers ``status``; fail with the last answer at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while (response := client.post(SCORE, json=BODY)).status_code != status:
-        if time.monotonic() > deadline:
-            pytest.fail(f"score never answered {status} within {timeout_s} s: {response.status_code} {response.text}")
-        time.sleep(0.1)
-    return response
 
 
 def test_suspend_and_reinstate_reach_the_running_server(settings: Settings, admin_headers: dict[str, str]) -> None:
@@ -38,9 +24,9 @@ def test_suspend_and_reinstate_reach_the_running_server(settings: Settings, admi
         assert client.post(SCORE, json=BODY).json()["model_version"] == "1"
 
         assert client.post(f"{STEP}/suspend", json={"reason": "drift"}).status_code == 200
-        refused = _wait_for_status(client, 409)
+        refused = wait_for_score_status(client, 409, BODY)
         assert client.post(f"{STEP}/reinstate", json={"reason": "fixed"}).status_code == 200
-        restored = _wait_for_status(client, 200)
+        restored = wait_for_score_status(client, 200, BODY)
 
     assert refused.json()["error"]["code"] == "model_not_approved"
     assert "fire_risk version 1 is suspended" in refused.json()["error"]["message"]

@@ -39,7 +39,7 @@ def test_scores_every_building_once_and_records_the_run(settings: Settings) -> N
 def test_batch_and_online_scores_agree(settings: Settings, admin_headers: dict[str, str]) -> None:
     from fastapi.testclient import TestClient
 
-    from tests.unit.serving.conftest import wait_until_ready
+    from tests.engines import wait_until_ready
     from warehouse.api import create_app
 
     report = score_population(settings, "fire_risk")

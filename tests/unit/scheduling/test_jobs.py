@@ -156,7 +156,7 @@ def test_alerts_carry_the_same_top_reasons_as_the_online_explanation(
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from tests.unit.serving.conftest import wait_until_ready
+    from tests.engines import wait_until_ready
     from warehouse.api import create_app
 
     add_job(settings, spec(thresholds={"min_level": "high"}))

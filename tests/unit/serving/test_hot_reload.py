@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from registry.card import ModelCardUpdate
 from tests.auth_helpers import caller_headers
-from tests.unit.serving.conftest import ENGINES, one_replica, ray_served, wait_until_ready
+from tests.engines import ENGINES, one_replica, ray_served, wait_until_ready
 from warehouse.api import create_app
 from warehouse.settings import Settings
 
@@ -31,7 +31,7 @@ def private_client(request: pytest.FixtureRequest, settings: Settings) -> Iterat
     """The app over this test's own warehouse copy (governance changes stay in it), served by each engine."""
     headers = caller_headers(settings, "admin", name="ops")  # scores and moves aliases
     if request.param == "ray":
-        request.getfixturevalue("ray_session")
+        request.getfixturevalue("ray_serve")
         with (
             ray_served(one_replica(settings.data_dir)) as served,
             httpx.Client(base_url=served.base_url, timeout=60, headers=headers) as client,

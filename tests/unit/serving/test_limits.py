@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from serving.limits import RequestLimitsMiddleware
 from tests.auth_helpers import caller_headers
-from tests.unit.serving.conftest import ENGINES, one_replica, ray_served, wait_until_ready
+from tests.engines import ENGINES, one_replica, ray_served, wait_until_ready
 from warehouse.api import create_app
 from warehouse.settings import Settings
 
@@ -28,7 +28,7 @@ def small_body_client(
     root = tmp_path_factory.mktemp(f"limits-{request.param}") / "wh"
     shutil.copytree(prepared_warehouse, root)
     if request.param == "ray":
-        request.getfixturevalue("ray_session")
+        request.getfixturevalue("ray_serve")
         with ray_served(one_replica(root).model_copy(update=SMALL_BODY)) as served:
             headers = caller_headers(served.settings, "admin")
             with httpx.Client(base_url=served.base_url, timeout=60, headers=headers) as client:

@@ -6,7 +6,7 @@ import httpx
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.unit.serving.conftest import EngineClient
+from tests.engines import EngineClient
 from warehouse.api import create_app
 from warehouse.settings import Settings
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.unit.serving.conftest import wait_until_ready
+from tests.engines import wait_until_ready
 from warehouse.api import create_app
 from warehouse.settings import Settings
 

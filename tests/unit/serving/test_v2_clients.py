@@ -17,7 +17,7 @@ import numpy.typing as npt
 import pytest
 
 from tests.auth_helpers import caller_headers
-from tests.unit.serving.conftest import ENGINES, RayServed
+from tests.engines import ENGINES, RayServed
 from warehouse.settings import Settings
 
 ENTITIES = ["B0000001", "B0000002", "B0000007"]

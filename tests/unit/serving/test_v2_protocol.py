@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.unit.serving.conftest import EngineClient
+from tests.engines import EngineClient
 
 
 def _features(engine_client: EngineClient, entity_id: str) -> dict[str, float | None]:

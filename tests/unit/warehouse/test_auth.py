@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.auth_helpers import caller_headers
-from tests.unit.serving.conftest import wait_until_ready
+from tests.engines import ENGINES, EngineClient, RayServed, wait_until_ready
 from tests.unit.warehouse import identity_contract as contract
 from warehouse.api import create_app
 from warehouse.auth import OPEN_PATHS, check_declared_permissions, route_permissions, undeclared_routes
@@ -28,30 +30,38 @@ ROUTES = contract.routes()
 CASES = contract.matrix_cases(ROUTES)
 
 
-@pytest.fixture(scope="module")
-def matrix_settings(prepared_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+@dataclass(frozen=True)
+class Matrix:
+    """A client of the app served by one engine and the headers of every caller over its warehouse."""
+
+    client: httpx.Client
+    callers: dict[str, dict[str, str]]
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def matrix(
+    request: pytest.FixtureRequest, prepared_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Matrix]:
+    """The matrix's app on each engine in turn. Every allowed call in the matrix reads, or is refused
+    before it changes anything, so the Ray engine's cells run on the session's shared Ray warehouse."""
+    if request.param == "ray":
+        served: RayServed = request.getfixturevalue("ray_scoring_warehouse")
+        callers = contract.make_callers(served.settings)
+        with httpx.Client(base_url=served.base_url, timeout=60) as ray_client:
+            wait_until_ready(ray_client)
+            yield Matrix(ray_client, callers)
+        return
     root = tmp_path_factory.mktemp("matrix") / "wh"
     shutil.copytree(prepared_warehouse, root)
-    return Settings(data_dir=root)
-
-
-@pytest.fixture(scope="module")
-def matrix_callers(matrix_settings: Settings) -> dict[str, dict[str, str]]:
-    return contract.make_callers(matrix_settings)
-
-
-@pytest.fixture(scope="module")
-def matrix_client(matrix_settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(matrix_settings)) as client:
-        wait_until_ready(client)
-        yield client
+    settings = Settings(data_dir=root)
+    with TestClient(create_app(settings)) as local_client:
+        wait_until_ready(local_client)
+        yield Matrix(local_client, contract.make_callers(settings))
 
 
 @pytest.mark.parametrize(("case", "caller"), CASES, ids=[f"{c.method} {c.path} as {who}" for c, who in CASES])
-def test_route_matrix(
-    matrix_client: TestClient, matrix_callers: dict[str, dict[str, str]], case: contract.RouteCase, caller: str
-) -> None:
-    contract.check_call(matrix_client, case, caller, matrix_callers[caller])
+def test_route_matrix(matrix: Matrix, case: contract.RouteCase, caller: str) -> None:
+    contract.check_call(matrix.client, case, caller, matrix.callers[caller])
 
 
 def test_the_matrix_covers_every_route_and_nothing_is_open_but_health_and_docs(tmp_path: Path) -> None:
@@ -88,15 +98,8 @@ def test_health_and_documents_are_open_and_nothing_else(tmp_path: Path) -> None:
     assert (refused.status_code, refused.json()["error"].split(":")[0]) == (401, "unauthenticated")
 
 
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    """A started app over a copy of the prepared warehouse; each request brings its own key."""
-    with TestClient(create_app(settings)) as test_client:
-        wait_until_ready(test_client)
-        yield test_client
-
-
-def test_scoring_checks_grant_and_clearance_of_the_served_version(client: TestClient, settings: Settings) -> None:
+def test_scoring_checks_grant_and_clearance_of_the_served_version(engine_client: EngineClient) -> None:
+    client, settings = engine_client.http, engine_client.settings
     body = {"entities": ["B0000001"]}
     granted = caller_headers(settings, "app", clearance="internal", grants=["fire_risk"])
     ungranted = caller_headers(settings, "app", clearance="restricted", grants=["credit_supervision"])
@@ -110,7 +113,8 @@ def test_scoring_checks_grant_and_clearance_of_the_served_version(client: TestCl
         assert fragment in refused.json()["error"]["message"]
 
 
-def test_submit_may_not_classify_above_the_callers_clearance(client: TestClient, settings: Settings) -> None:
+def test_submit_may_not_classify_above_the_callers_clearance(engine_client: EngineClient) -> None:
+    client, settings = engine_client.http, engine_client.settings
     scientist = caller_headers(settings, "scientist", clearance="internal")
     body = {"card": {"classification": "restricted"}}
 

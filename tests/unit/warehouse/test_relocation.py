@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from scheduling.batch import score_population
 from tests.auth_helpers import caller_headers
 from tests.conftest import PREPARED_BUILDINGS
-from tests.unit.serving.conftest import wait_until_ready
+from tests.engines import wait_until_ready
 from warehouse.api import create_app
 from warehouse.settings import Settings
 from warehouse.tracking import LOCATION_MARKER, mlflow_client

@@ -7,6 +7,7 @@
   const meta = document.querySelector('meta[name="csrf-token"]');
   const csrfHeader = meta ? meta.dataset.header : "X-CSRF-Token";
   const csrfToken = meta ? meta.content : "";
+  const root = meta ? meta.dataset.root : "";  // the prefix the app is served under ("" at the root)
 
   function callApi(method, url, body) {
     const headers = { "Content-Type": "application/json", Accept: "application/json" };
@@ -198,7 +199,7 @@
       const algorithm = tryForm.elements.algorithm.value;
       const entity = tryForm.elements.entity.value.trim();
       showResult(tryForm, "…", false);
-      const url = "/v1/score/" + encodeURIComponent(algorithm);
+      const url = root + "/v1/score/" + encodeURIComponent(algorithm);
       callApi("POST", url, { entities: [entity], explain: true, include_features: true }).then(function (answer) {
         if (!answer.ok) { showResult(tryForm, errorMessage(answer), true); return; }
         const result = answer.data.results[0];
@@ -224,7 +225,7 @@
 
     whatIf.addEventListener("submit", function (event) {
       event.preventDefault();
-      const url = "/v1/score/" + encodeURIComponent(tryForm.elements.algorithm.value);
+      const url = root + "/v1/score/" + encodeURIComponent(tryForm.elements.algorithm.value);
       clearFieldErrors();
       showResult(whatIf, "…", false);
       callApi("POST", url, { features: [editedRow(activeFieldset())], explain: true }).then(function (answer) {

@@ -1,5 +1,6 @@
-"""The app, served by either engine, over a copy of the prepared warehouse, called with an admin key;
-and ``warehouse serve`` as a real server process (``server_url``).
+"""The app served by either engine, over a copy of the prepared warehouse, called with an admin key;
+and ``warehouse serve`` as a real server process (``server_url``). A plugin of ``tests/conftest.py``,
+so that the HTTP tests of every package run on both engines with the same fixtures.
 
 ``client`` is parametrised by engine: ``local`` is the app in this process behind FastAPI's
 TestClient; ``ray`` is the same app deployed on the session's Ray Serve (integration, needs Ray),
@@ -41,6 +42,19 @@ def wait_until_ready(client: httpx.Client, timeout_s: float = 300.0) -> None:
         time.sleep(0.05)
 
 
+def wait_for_score_status(
+    client: httpx.Client, status: int, body: object, *, algorithm: str = "fire_risk", timeout_s: float = 30.0
+) -> httpx.Response:
+    """Score ``body`` until the answer is ``status`` (a governance change reaching a running server);
+    fail with the last answer at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while (response := client.post(f"/v1/score/{algorithm}", json=body)).status_code != status:
+        if time.monotonic() > deadline:
+            pytest.fail(f"score never answered {status} within {timeout_s} s: {response.status_code} {response.text}")
+        time.sleep(0.1)
+    return response
+
+
 @dataclass(frozen=True)
 class RayServed:
     """A warehouse deployed as its own application on the session's Ray Serve."""
@@ -67,7 +81,7 @@ def one_replica(data_dir: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def ray_scoring_warehouse(
-    ray_session: None, prepared_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
+    ray_serve: None, prepared_warehouse: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RayServed]:
     """One read-only copy of the prepared warehouse on Ray Serve, shared by every scoring test."""
     root = tmp_path_factory.mktemp("ray-scoring") / "wh"
