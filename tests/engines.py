@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,17 +42,37 @@ def wait_until_ready(client: httpx.Client, timeout_s: float = 300.0) -> None:
         time.sleep(0.05)
 
 
+def wait_for_score(
+    client: httpx.Client,
+    check: Callable[[httpx.Response], bool],
+    what: str,
+    body: object,
+    *,
+    algorithm: str = "fire_risk",
+    timeout_s: float = 30.0,
+) -> httpx.Response:
+    """Score ``body`` until the answer passes ``check`` (a governance change reaching a running server);
+    fail with the last answer at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while not check(response := client.post(f"/v1/score/{algorithm}", json=body)):
+        if time.monotonic() > deadline:
+            pytest.fail(f"never {what} within {timeout_s} s: {response.status_code} {response.text}")
+        time.sleep(0.1)
+    return response
+
+
 def wait_for_score_status(
     client: httpx.Client, status: int, body: object, *, algorithm: str = "fire_risk", timeout_s: float = 30.0
 ) -> httpx.Response:
-    """Score ``body`` until the answer is ``status`` (a governance change reaching a running server);
-    fail with the last answer at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while (response := client.post(f"/v1/score/{algorithm}", json=body)).status_code != status:
-        if time.monotonic() > deadline:
-            pytest.fail(f"score never answered {status} within {timeout_s} s: {response.status_code} {response.text}")
-        time.sleep(0.1)
-    return response
+    """Score ``body`` until the answer's status is ``status``."""
+    return wait_for_score(
+        client,
+        lambda response: response.status_code == status,
+        f"answered {status}",
+        body,
+        algorithm=algorithm,
+        timeout_s=timeout_s,
+    )
 
 
 @dataclass(frozen=True)
@@ -71,6 +91,26 @@ def ray_served(settings: Settings) -> Iterator[RayServed]:
     name = f"test-{uuid.uuid4().hex[:8]}"
     with RayEngine(settings, app_name=name, route_prefix=f"/{name}").running() as base_url:
         yield RayServed(base_url=base_url, settings=settings)
+
+
+@contextmanager
+def serving(
+    engine: str, settings: Settings, headers: dict[str, str], request: pytest.FixtureRequest
+) -> Iterator[httpx.Client]:
+    """The app over ``settings`` (this test's own warehouse) served by ``engine``, ready, called with
+    ``headers``: in this process for ``local``, its own deployment on the session's Serve for ``ray``."""
+    if engine == "ray":
+        request.getfixturevalue("ray_serve")
+        with (
+            ray_served(one_replica(settings.data_dir)) as served,
+            httpx.Client(base_url=served.base_url, timeout=60, headers=headers) as client,
+        ):
+            wait_until_ready(client)
+            yield client
+        return
+    with TestClient(create_app(settings), headers=headers) as test_client:
+        wait_until_ready(test_client)
+        yield test_client
 
 
 def one_replica(data_dir: Path) -> Settings:

@@ -3,17 +3,14 @@ rolling the alias back and suspending the version change what is served within s
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from registry.card import ModelCardUpdate
 from tests.auth_helpers import caller_headers
-from tests.engines import ENGINES, one_replica, ray_served, wait_until_ready
-from warehouse.api import create_app
+from tests.engines import ENGINES, serving, wait_for_score
 from warehouse.settings import Settings
 
 SCORE = "/v1/score/fire_risk"
@@ -30,18 +27,8 @@ CARD = ModelCardUpdate(
 def private_client(request: pytest.FixtureRequest, settings: Settings) -> Iterator[httpx.Client]:
     """The app over this test's own warehouse copy (governance changes stay in it), served by each engine."""
     headers = caller_headers(settings, "admin", name="ops")  # scores and moves aliases
-    if request.param == "ray":
-        request.getfixturevalue("ray_serve")
-        with (
-            ray_served(one_replica(settings.data_dir)) as served,
-            httpx.Client(base_url=served.base_url, timeout=60, headers=headers) as client,
-        ):
-            wait_until_ready(client)
-            yield client
-        return
-    with TestClient(create_app(settings), headers=headers) as test_client:
-        wait_until_ready(test_client)
-        yield test_client
+    with serving(request.param, settings, headers, request) as client:
+        yield client
 
 
 def _register_second_version(settings: Settings) -> str:
@@ -61,13 +48,8 @@ def _register_second_version(settings: Settings) -> str:
 def _wait_for(
     client: httpx.Client, check: Callable[[httpx.Response], bool], what: str, timeout_s: float = 30.0
 ) -> httpx.Response:
-    """Score until the answer passes ``check``; fail with the last answer at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while not check(response := client.post(SCORE, json=BODY)):
-        if time.monotonic() > deadline:
-            pytest.fail(f"never {what} within {timeout_s} s: {response.status_code} {response.text}")
-        time.sleep(0.1)
-    return response
+    """Score until the answer passes ``check``."""
+    return wait_for_score(client, check, what, BODY, timeout_s=timeout_s)
 
 
 def _served_version(version: str) -> Callable[[httpx.Response], bool]:

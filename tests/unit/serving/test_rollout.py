@@ -30,7 +30,7 @@ from serving.canary import canary_bucket
 from serving.comparison import ComparisonLog, ComparisonRecord, ComparisonRow, compare_models
 from serving.metrics import ServingMetrics
 from tests.auth_helpers import caller_headers
-from tests.engines import ENGINES, one_replica, ray_served, wait_until_ready
+from tests.engines import ENGINES, serving
 from warehouse.api import create_app
 from warehouse.audit import list_entries
 from warehouse.cli import app as cli_app
@@ -68,18 +68,8 @@ def challenger_settings(challenger_warehouse: Path, tmp_path: Path) -> Settings:
 def served(request: pytest.FixtureRequest, challenger_settings: Settings) -> Iterator[httpx.Client]:
     """The started app over the challenger warehouse, called with an admin key, served by each engine."""
     headers = caller_headers(challenger_settings, "admin", name="ops")
-    if request.param == "ray":
-        request.getfixturevalue("ray_serve")
-        with (
-            ray_served(one_replica(challenger_settings.data_dir)) as deployed,
-            httpx.Client(base_url=deployed.base_url, timeout=60, headers=headers) as client,
-        ):
-            wait_until_ready(client)
-            yield client
-        return
-    with TestClient(create_app(challenger_settings), headers=headers) as test_client:
-        wait_until_ready(test_client)
-        yield test_client
+    with serving(request.param, challenger_settings, headers, request) as client:
+        yield client
 
 
 def _score(client: httpx.Client, entities: list[str], **extra: object) -> dict[str, object]:
