@@ -186,7 +186,11 @@ def test_shadow_answers_with_the_champion_and_logs_the_challenger(
     assert report.max_abs_score_diff is not None and report.max_abs_score_diff > 0.0  # another seed, other scores
 
 
-def test_a_rollout_change_is_audited_and_in_the_history(served: httpx.Client) -> None:
+def test_a_rollout_change_is_audited_and_in_the_history(challenger_settings: Settings) -> None:
+    # Routes and records only, the same code on either engine: in process, without a Ray deployment.
+    served = TestClient(
+        create_app(challenger_settings), headers=caller_headers(challenger_settings, "admin", name="ops")
+    )
     assert served.put(ROLLOUT, json={"mode": "shadow", "reason": "first"}).status_code == 200
     assert served.put(ROLLOUT, json={"mode": "off", "reason": "done"}).status_code == 200
 
