@@ -10,17 +10,20 @@ system in a fresh subprocess, so that each one's peak RSS is its own:
     read ahead in a thread; scoring; parquet parts; chunk commits with the results table; alerts with
     reasons when ``--thresholds``);
   * ``executor_pit`` (with ``--point-in-time``): the same executor reading through Feast's
-    point-in-time join.
+    point-in-time join;
+  * ``executor_ray`` (with ``--ray``): the same run scored by the Ray Data executor's actor pool
+    (fractional CPUs), on a local Ray the subprocess starts before the clock.
 For each executor it prints three rates: ``end_to_end`` (the whole subprocess, Python and library
 imports included), ``run`` (``execute_run`` only, after imports: model load, feature query, every
 chunk) and ``steady`` (from the first chunk committed to the last: the per-chunk pipeline), each with
 its ratio to bare ONNX Runtime, and the process's peak RSS.
-Run: ``python bench/batch.py [--rows 200000] [--chunk-rows 20000]``; ``--rows 2000000`` for the memory ceiling.
+Run: ``python bench/batch.py [--rows 200000] [--chunk-rows 20000] [--ray]``; ``--rows 2000000`` for the memory ceiling.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
@@ -110,10 +113,16 @@ def run_bare(data_dir: str, chunk_rows: int) -> dict[str, float]:
     return {"rows": rows, "run_s": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
 
 
-def run_executor(data_dir: str, chunk_rows: int, thresholds: str | None, features: str) -> dict[str, float]:
-    """One local-executor run of a job, timed three ways (called in a fresh subprocess)."""
-    from scheduling.executor import execute_run, start_run
+def run_executor(
+    data_dir: str, chunk_rows: int, thresholds: str | None, features: str, executor: str = "local"
+) -> dict[str, float]:
+    """One run of a job on ``executor``, timed three ways (called in a fresh subprocess). For ``ray``
+    the process's own local Ray is started before the clock (``ray_start_s``), as a cluster a
+    scheduler submits to would already run; the run itself is timed as the local one is."""
+    from scheduling.executor import start_run
+    from scheduling.jobs import run_execution
     from scheduling.specs import RunRequest, WarningThresholds
+    from warehouse.ray_runtime import ray_connection
     from warehouse.settings import Settings
 
     settings = Settings(data_dir=Path(data_dir), batch_chunk_rows=chunk_rows)
@@ -121,11 +130,15 @@ def run_executor(data_dir: str, chunk_rows: int, thresholds: str | None, feature
     request = RunRequest(algorithm="fire_risk", model="1", thresholds=limits, features=features)  # type: ignore[arg-type]  # checked by pydantic
     run_id = start_run(settings, request, job_name="bench")
     marks: list[tuple[float, int]] = []
-    started = time.perf_counter()
-    report = execute_run(
-        settings, run_id, on_progress=lambda done, total=None: marks.append((time.perf_counter(), done))
-    )
-    finished = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        ray_started = time.perf_counter()
+        if executor == "ray":
+            stack.enter_context(ray_connection(settings))
+        started = time.perf_counter()
+        report = run_execution(executor)(  # type: ignore[arg-type]  # "local" or "ray", from main
+            settings, run_id, on_progress=lambda done, total=None: marks.append((time.perf_counter(), done))
+        )
+        finished = time.perf_counter()
     committed = [(moment, done) for moment, done in marks[1:] if done > 0]  # the first mark is the total
     steady_rows = sum(done for _moment, done in committed[1:])
     steady_s = committed[-1][0] - committed[0][0] if len(committed) > 1 else 0.0
@@ -136,6 +149,7 @@ def run_executor(data_dir: str, chunk_rows: int, thresholds: str | None, feature
         "steady_rows": steady_rows,
         "steady_s": steady_s,
         "peak_rss_mb": peak_rss_mb(),
+        "ray_start_s": started - ray_started,
     }
 
 
@@ -160,7 +174,8 @@ def executor_line(system: str, result: dict[str, float], bare_rate: float) -> st
     text = f"system={system:<13} rows={int(result['rows'])}"
     for name, rate in rates.items():
         text += f" {name}_rows_per_s={rate:9.0f} ({rate / bare_rate:.3f}x)"
-    return text + f" run_s={result['run_s']:.1f} peak_rss_mb={result['peak_rss_mb']:.0f}"
+    text += f" run_s={result['run_s']:.1f} peak_rss_mb={result['peak_rss_mb']:.0f}"
+    return text + (f" ray_start_s={result['ray_start_s']:.1f}" if system == "executor_ray" else "")
 
 
 def compare(data_dir: Path, args: argparse.Namespace) -> None:
@@ -171,6 +186,8 @@ def compare(data_dir: Path, args: argparse.Namespace) -> None:
     print(executor_line("executor", measure("executor", data_dir, args), bare_rate), flush=True)
     if args.point_in_time:
         print(executor_line("executor_pit", measure("executor_pit", data_dir, args), bare_rate), flush=True)
+    if args.ray:
+        print(executor_line("executor_ray", measure("executor_ray", data_dir, args), bare_rate), flush=True)
 
 
 def regenerate(data_dir: Path, rows: int, months: int) -> None:
@@ -191,6 +208,7 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=20_000)
     parser.add_argument("--thresholds", default="", help='warning thresholds JSON, e.g. \'{"min_level": "high"}\'')
     parser.add_argument("--point-in-time", action="store_true", help="also run the executor on Feast's PIT read")
+    parser.add_argument("--ray", action="store_true", help="also run the Ray Data executor (this process's own Ray)")
     parser.add_argument("--warehouse", help="an existing data dir with a fire-risk champion, scored as it is")
     parser.add_argument("--system", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
@@ -204,7 +222,8 @@ def main() -> None:
             result = run_bare(args.data_dir, args.chunk_rows)
         else:
             features = "point-in-time" if args.system == "executor_pit" else "latest"
-            result = run_executor(args.data_dir, args.chunk_rows, thresholds, features)
+            executor = "ray" if args.system == "executor_ray" else "local"
+            result = run_executor(args.data_dir, args.chunk_rows, thresholds, features, executor)
         print(json.dumps(result))
         return
     if args.warehouse:

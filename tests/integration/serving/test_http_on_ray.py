@@ -7,7 +7,8 @@ tests here change what their warehouse holds, so they share one deployment of th
 copy of the prepared warehouse (a Ray deployment costs tens of seconds on a small machine): each
 names its own jobs and principals and asserts only on what it made. They cover what differs on Ray:
 a run started with ``POST /v1/runs`` executes in the ingress replica after the 202, governance steps
-reach the model replicas, the console's cookie and CSRF token survive the proxy and its route prefix.
+reach the model replicas, the console's cookie and CSRF token survive the proxy and its route prefix,
+and generated requests of every operation meet no server error there either.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ pytestmark = pytest.mark.integration
 
 CSRF_META = re.compile(r'name="csrf-token" content="([0-9a-f]+)"')
 SCORE_BODY = {"entities": ["B0000001"]}
+RAY_FUZZ_EXAMPLES = 5
+"""Generated cases per operation and generation mode through Ray (the in-process run sends 30)."""
+RAY_FUZZ_MINIMUM_CASES = 300
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +149,19 @@ def test_the_console_session_and_its_csrf_token_work_through_the_proxy_and_its_p
     assert (without.status_code, without.json()["error"]["code"]) == (403, "forbidden")
     assert (paused.status_code, paused.json()["paused"]) == (200, True)
     assert (signed_out.status_code, signed_out.headers["location"]) == (303, f"{prefix}/console/login")
+
+
+def test_generated_requests_through_ray_meet_no_server_error_and_match_the_schema(served: RayServed) -> None:
+    """Schemathesis over the Ray-served app's own OpenAPI, fewer cases per operation than the in-process
+    run (``tests/unit/serving/test_api_fuzz.py``): each one crosses the proxy and the ingress replica."""
+    import schemathesis
+
+    from tests.unit.serving.test_api_fuzz import fuzz_every_operation
+
+    schema = schemathesis.openapi.from_url(f"{served.base_url}/openapi.json")
+    admin = caller_headers(served.settings, "admin", name="ray-fuzzer")
+    cases = fuzz_every_operation(schema, admin, RAY_FUZZ_EXAMPLES, base_url=served.base_url)
+    assert sum(cases.values()) >= RAY_FUZZ_MINIMUM_CASES, cases
 
 
 def test_suspend_and_reinstate_over_http_reach_the_model_replicas(served: RayServed, anonymous: httpx.Client) -> None:

@@ -36,23 +36,37 @@ def api_schema(module_client: TestClient) -> schemathesis.BaseSchema:
 def test_no_server_errors_and_responses_match_the_schema(
     api_schema: schemathesis.BaseSchema, api_headers: dict[str, str]
 ) -> None:
-    # One Hypothesis run per operation (schemathesis.pytest.from_fixture does not work with pytest 9).
-    cases: dict[str, int] = {}
-    for result in api_schema.get_all_operations():
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            _fuzz(result.ok(), mode, api_headers, cases)
+    cases = fuzz_every_operation(api_schema, api_headers, EXAMPLES_PER_OPERATION)
     assert sum(cases.values()) >= MINIMUM_CASES, cases
 
 
+def fuzz_every_operation(
+    schema: schemathesis.BaseSchema, headers: dict[str, str], examples: int, base_url: str | None = None
+) -> dict[str, int]:
+    """Send ``examples`` schema-valid and as many schema-breaking cases of every operation (to
+    ``base_url`` over HTTP, or in process); answers the count of cases per operation and mode."""
+    # One Hypothesis run per operation (schemathesis.pytest.from_fixture does not work with pytest 9).
+    cases: dict[str, int] = {}
+    for result in schema.get_all_operations():
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            _fuzz(result.ok(), mode, headers, cases, examples, base_url)
+    return cases
+
+
 def _fuzz(
-    operation: schemathesis.APIOperation, mode: GenerationMode, headers: dict[str, str], cases: dict[str, int]
+    operation: schemathesis.APIOperation,
+    mode: GenerationMode,
+    headers: dict[str, str],
+    cases: dict[str, int],
+    examples: int,
+    base_url: str | None,
 ) -> None:
     """Run one operation's generated cases of one mode, counting them under ``METHOD /path mode``."""
     label = f"{operation.method.upper()} {operation.path} {mode.value}"
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
+        max_examples=examples,
         deadline=None,
         derandomize=True,
         database=None,
@@ -60,7 +74,7 @@ def _fuzz(
     )
     def check(case: schemathesis.Case) -> None:
         cases[label] = cases.get(label, 0) + 1
-        response = case.call(headers=headers)
+        response = case.call(headers=headers, base_url=base_url)
         case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
 
     try:
