@@ -45,7 +45,7 @@ from registry.models import (
 )
 from registry.store import ModelProvenance, find_provenance, governance_session, load_provenance
 from warehouse.audit import record_event
-from warehouse.db import utc_now
+from warehouse.db import as_utc, utc_now
 from warehouse.errors import BundleInvalid, BundleTampered, Conflict, UntrustedNode
 from warehouse.nodes import trusted_node_key
 from warehouse.security import ensure_node_key, sm3_file_hex
@@ -387,11 +387,5 @@ def _provenance(row: ModelProvenance) -> Provenance:
         origin_version=row.origin_version,
         bundle_sm3=row.bundle_sm3,
         imported_by=row.imported_by,
-        imported_at=_as_utc(row.imported_at),
+        imported_at=as_utc(row.imported_at),
     )
-
-
-def _as_utc(moment: dt.datetime) -> dt.datetime:
-    return (
-        moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-    )  # SQLite drops the zone

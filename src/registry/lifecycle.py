@@ -35,6 +35,7 @@ from registry.store import (
     governance_session,
     load_record,
 )
+from warehouse.db import as_utc
 from warehouse.errors import InvalidLifecycleTransition, TwoPersonRuleViolation
 from warehouse.security import sm3_hex
 from warehouse.tracking import mlflow_client
@@ -212,7 +213,7 @@ def _state(record: VersionRecord) -> VersionState:
         metadata_sm3=record.metadata_sm3,
         signature=record.signature,
         signer_key_id=record.signer_key_id,
-        updated_at=_utc(record.updated_at),
+        updated_at=as_utc(record.updated_at),
     )
 
 
@@ -224,9 +225,5 @@ def _transition(event: LifecycleEvent) -> Transition:
         to_state=LifecycleState(event.to_state),
         actor=event.actor,
         reason=event.reason,
-        at=_utc(event.at),
+        at=as_utc(event.at),
     )
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)

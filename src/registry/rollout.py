@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from registry.models import MODEL_NAME_PATTERN, list_aliases
 from registry.store import governance_session
 from warehouse.audit import append_entry
-from warehouse.db import Base, utc_now
+from warehouse.db import Base, as_utc, utc_now
 from warehouse.errors import ChallengerMissing, InvalidRequest
 
 if TYPE_CHECKING:
@@ -209,7 +209,7 @@ def _rollout(record: RolloutRecord) -> Rollout:
         canary_share=record.canary_share,
         actor=record.actor,
         reason=record.reason,
-        at=_utc(record.at),
+        at=as_utc(record.at),
     )
 
 
@@ -222,9 +222,5 @@ def _change(event: RolloutEvent) -> RolloutChange:
         challenger_version=event.challenger_version,
         actor=event.actor,
         reason=event.reason,
-        at=_utc(event.at),
+        at=as_utc(event.at),
     )
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from scheduling.store import AlertRecord
 from warehouse.audit import append_entry
-from warehouse.db import MetadataDB, utc_now
+from warehouse.db import MetadataDB, as_utc, utc_now
 from warehouse.errors import Conflict, ExplanationUnavailable, InvalidRequest, NotFound
 
 if TYPE_CHECKING:
@@ -102,6 +102,11 @@ class Alert(BaseModel):
     reason: str
     reasons: list[AlertReason]
     """The model's top reasons at the latest crossing, largest contribution first."""
+
+    @field_validator("first_seen_at", "last_seen_at", "acted_at")
+    @classmethod
+    def _in_utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return None if value is None else as_utc(value)
 
     @field_validator("reasons", mode="before")
     @classmethod

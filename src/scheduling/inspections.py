@@ -29,10 +29,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from scheduling.executor import RunNotFound, resolve_output
-from scheduling.jobs import as_utc
 from scheduling.store import InspectionDrawEntity, InspectionDrawRecord
 from warehouse.audit import append_entry
-from warehouse.db import BatchRun, open_metadata_db
+from warehouse.db import BatchRun, as_utc, open_metadata_db
 from warehouse.errors import InvalidRequest, NotFound
 
 if TYPE_CHECKING:

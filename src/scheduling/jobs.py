@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from scheduling.executor import RunNotFound, check_population_filter, execute_run, resolve_model, start_run
 from scheduling.specs import ExecutorName, JobSpec
 from scheduling.store import JobRecord, RunChunk, RunResult
-from warehouse.db import BatchRun, open_metadata_db, utc_now
+from warehouse.db import BatchRun, as_utc, open_metadata_db, utc_now
 from warehouse.errors import Conflict, InvalidRequest, NotFound
 from warehouse.progress import ProgressCallback, no_progress
 
@@ -257,8 +257,3 @@ def _run_view(run: BatchRun, rows_written: int) -> RunView:
         output_uri=run.output_uri,
         error=run.error,
     )
-
-
-def as_utc(moment: dt.datetime) -> dt.datetime:
-    """A stored timestamp as aware UTC (SQLite hands timezone-aware columns back naive)."""
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)

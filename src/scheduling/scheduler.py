@@ -27,10 +27,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from scheduling.executor import start_run
-from scheduling.jobs import JobNotFound, as_utc, job_execution
+from scheduling.jobs import JobNotFound, job_execution
 from scheduling.specs import JobSpec, cron_trigger
 from scheduling.store import JobRecord, JobTick
-from warehouse.db import MetadataDB, utc_now
+from warehouse.db import MetadataDB, as_utc, utc_now
 from warehouse.errors import InvalidRequest
 from warehouse.progress import no_progress
 

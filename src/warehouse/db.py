@@ -35,6 +35,11 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """``moment`` in UTC; a naive one (as SQLite gives stored timestamps back) is taken as UTC."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
 class Base(DeclarativeBase):
     """Declarative base of the metadata tables."""
 

@@ -14,9 +14,10 @@ from pydantic import ValidationError
 
 from scheduling.alerts import list_alerts
 from scheduling.delivery import backoff_delay_s, deliver_due, list_deliveries
-from scheduling.jobs import add_job, as_utc, list_runs, run_job_now
+from scheduling.jobs import add_job, list_runs, run_job_now
 from scheduling.specs import JobSpec
 from tests.unit.scheduling.test_jobs_cli import invoke
+from warehouse.db import as_utc
 from warehouse.errors import InvalidRequest
 from warehouse.settings import Settings
 
