@@ -28,6 +28,11 @@ logger = logging.getLogger(__name__)
 
 MANIFEST_FILE = "manifest.json"
 TIMESTAMP_COLUMN = "event_timestamp"
+ROW_GROUP_ROWS = 100_000
+"""Rows per parquet row group. A generator writes each snapshot sorted by entity key, so a row group
+covers a narrow key range and its min/max statistics let a key-range read (the latest-values reader's
+blocks, :mod:`features.latest`) skip every group outside its block: with pyarrow's default of about a
+million rows, a group spans most keys of a large population and every block decoded it again."""
 
 
 class DatasetManifest(BaseModel):
@@ -78,7 +83,7 @@ def read_table(settings: Settings, population: str, table: str, columns: list[st
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     temporary = path.with_suffix(".parquet.tmp")
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temporary)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), temporary, row_group_size=ROW_GROUP_ROWS)
     os.replace(temporary, path)
 
 

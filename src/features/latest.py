@@ -4,17 +4,22 @@ The batch executor's fast feature source. For every entity of the population and
 feature service it takes the row with the latest ``event_timestamp`` in ``[as_of - ttl, as_of]``,
 which is what Feast's point-in-time join answers for an entity row stamped ``as_of`` (and what a
 materialisation of the latest values writes online), without Feast: no ``feast`` import, no
-registry, no per-block entity frame. One DuckDB query joins the views' latest rows onto the
-population, ordered by entity key, and is streamed as Arrow record batches; the batches are cut
-into chunks of exactly ``chunk_rows`` rows, so the chunks are the ones :mod:`features.offline`
-yields. DuckDB runs under a memory limit and spills to a scratch dir inside the data dir, so
-memory stays bounded by the limit and the chunk size, not by the population.
+registry, no entity frame. The population is cut into blocks of :data:`BLOCK_ROWS`
+entities in key order (one scan of its keys, which also counts it); one DuckDB query per block joins
+the views' latest rows onto the block's entities, ordered by key, and is streamed as Arrow record
+batches, which are cut into chunks of exactly ``chunk_rows`` rows, so the chunks are the ones
+:mod:`features.offline` yields. Each block's key range is pushed into the parquet scans, and the
+tables' small row groups (:data:`features.datasets.ROW_GROUP_ROWS`) let the scans skip the groups
+outside it, so a block costs the same whatever the population. DuckDB runs under a memory limit and
+spills to a scratch dir inside the data dir, so memory stays bounded by the limit and the chunk
+size, not by the population.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -113,26 +118,27 @@ def _parameters(settings: Settings, service: ServiceSpec, as_of: datetime) -> di
     return parameters
 
 
-def block_first_keys(connection: duckdb.DuckDBPyConnection, path: str, key: str, block_rows: int) -> list[str]:
-    """The first key of each block of ``block_rows`` entities, in key order."""
-    column = quote_identifier(key)
-    query = (
-        f"SELECT {column} FROM (SELECT {column}, row_number() OVER (ORDER BY {column}) - 1 AS position "
-        f"FROM (SELECT DISTINCT {column} FROM read_parquet($path))) WHERE position % $block = 0 ORDER BY {column}"
-    )
-    return [str(row[0]) for row in connection.execute(query, {"path": path, "block": block_rows}).fetchall()]
+@dataclass(frozen=True)
+class PopulationBlocks:
+    """How a population is cut into blocks: its distinct entities and each block's first key, in key order."""
+
+    entities: int
+    first_keys: list[str]
 
 
-def count_entities(settings: Settings, service: ServiceSpec) -> int:
-    """Distinct entities of the service's population (its first view's table)."""
-    import duckdb
-
+def plan_blocks(settings: Settings, service: ServiceSpec, block_rows: int) -> PopulationBlocks:
+    """Count the service's population (its first view's table) and find its blocks' first keys, in one scan."""
     population = service.population
     path = str(table_path(settings, population.name, population.views[0].table))
-    query = f"SELECT count(DISTINCT {quote_identifier(population.entity_key)}) FROM read_parquet(?)"
-    with duckdb.connect() as connection:
-        row = connection.execute(query, [path]).fetchone()
-    return int(row[0]) if row else 0
+    column = quote_identifier(population.entity_key)
+    query = (
+        f"SELECT {column}, entities FROM (SELECT {column}, row_number() OVER (ORDER BY {column}) - 1 AS position, "
+        f"count(*) OVER () AS entities FROM (SELECT DISTINCT {column} FROM read_parquet($path))) "
+        f"WHERE position % $block = 0 ORDER BY {column}"
+    )
+    with _connect(settings) as connection:
+        rows = connection.execute(query, {"path": path, "block": block_rows}).fetchall()
+    return PopulationBlocks(entities=int(rows[0][1]) if rows else 0, first_keys=[str(row[0]) for row in rows])
 
 
 def _exact_chunks(batches: Iterator[pa.RecordBatch], chunk_rows: int) -> Iterator[pa.Table]:
@@ -151,12 +157,13 @@ def _exact_chunks(batches: Iterator[pa.RecordBatch], chunk_rows: int) -> Iterato
         yield pa.Table.from_batches(pending)
 
 
-def _blocks(settings: Settings, service: ServiceSpec, as_of: datetime, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _blocks(
+    settings: Settings, service: ServiceSpec, as_of: datetime, firsts: list[str], batch_rows: int
+) -> Iterator[pa.RecordBatch]:
     """Record batches of the latest values, one DuckDB query per block of entities, in key order."""
     parameters = _parameters(settings, service, as_of)
     query = latest_values_query(service)
     with _connect(settings) as connection:
-        firsts = block_first_keys(connection, str(parameters["population"]), service.entity_key, BLOCK_ROWS)
         for first, following in zip(firsts, [*firsts[1:], None], strict=True):
             relation = connection.sql(query, params={**parameters, "first": first, "next": following})
             if relation is None:
@@ -165,11 +172,17 @@ def _blocks(settings: Settings, service: ServiceSpec, as_of: datetime, batch_row
 
 
 def _chunks(
-    settings: Settings, service: ServiceSpec, as_of: datetime, chunk_rows: int, on_progress: ProgressCallback
+    settings: Settings,
+    service: ServiceSpec,
+    as_of: datetime,
+    blocks: PopulationBlocks,
+    chunk_rows: int,
+    on_progress: ProgressCallback,
 ) -> Iterator[pd.DataFrame]:
     check = population_chunk_check(service.name)
     names = service.feature_names
-    for table in _exact_chunks(_blocks(settings, service, as_of, chunk_rows), chunk_rows):
+    batches = _blocks(settings, service, as_of, blocks.first_keys, chunk_rows)
+    for table in _exact_chunks(batches, chunk_rows):
         frame = table.to_pandas().astype(dict.fromkeys(names, "float64"))
         chunk = check.validate(frame)
         on_progress(len(chunk))
@@ -187,16 +200,16 @@ def iter_latest_features(
     """Chunks of ``[entity key, features...]``: each entity's latest values at ``as_of``, sorted by key.
 
     Same contract and chunks as :func:`features.offline.iter_population_features`: ``as_of``
-    defaults to the population's last snapshot (naive = UTC); checks run at call time, the query
-    as chunks are consumed.
+    defaults to the population's last snapshot (naive = UTC); checks and the scan that counts the
+    population and cuts it into blocks run at call time, the block queries as chunks are consumed.
     """
     if chunk_rows < 1:
         raise InvalidRequest("chunk_rows must be at least 1")
     service = service_spec(feature_service)
     moment = _as_utc(as_of or load_manifest(settings, service.population.name).last_snapshot)
     _parameters(settings, service, moment)
-    total = count_entities(settings, service)
+    blocks = plan_blocks(settings, service, BLOCK_ROWS)
     progress = on_progress or no_progress
-    progress(0, total)
-    logger.info("latest features %s as of %s: %d entities", feature_service, moment, total)
-    return _chunks(settings, service, moment, chunk_rows, progress)
+    progress(0, blocks.entities)
+    logger.info("latest features %s as of %s: %d entities", feature_service, moment, blocks.entities)
+    return _chunks(settings, service, moment, blocks, chunk_rows, progress)

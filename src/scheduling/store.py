@@ -173,7 +173,8 @@ class RunResult(Base):
     __table_args__ = (UniqueConstraint("run_id", "entity_id", name="uq_batch_run_results_run_entity"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(String(64), ForeignKey("batch_runs.id", ondelete="CASCADE"), index=True)
+    # No index on run_id alone: the unique (run_id, entity_id) index serves lookups by run.
+    run_id: Mapped[str] = mapped_column(String(64), ForeignKey("batch_runs.id", ondelete="CASCADE"))
     entity_id: Mapped[str] = mapped_column(String(100))
     score: Mapped[float] = mapped_column(Float)
     level: Mapped[str] = mapped_column(String(50))

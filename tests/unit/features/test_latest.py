@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-from features.datasets import read_table, table_path
-from features.definitions import SERVICES
-from features.latest import iter_latest_features
+from features.datasets import generate_population, read_table, table_path
+from features.definitions import SERVICES, service_spec
+from features.latest import iter_latest_features, plan_blocks
 from features.offline import iter_population_features
 from warehouse.errors import DatasetNotFound, DataValidationError, InvalidRequest
 from warehouse.settings import Settings
 
-from .conftest import N_BUILDINGS
+from .conftest import MONTHS, N_BUILDINGS, SEED, settings_for
 
 NAMES = SERVICES["fire_risk"].feature_names
 
@@ -105,3 +108,27 @@ def test_blocks_smaller_than_a_chunk_give_the_same_chunks(
 
     monkeypatch.setattr(features.latest, "BLOCK_ROWS", 70)
     _assert_same_chunks(*_both(prepared_settings, chunk_rows=128))
+
+
+def test_the_population_is_counted_and_cut_into_blocks_in_key_order(prepared_settings: Settings) -> None:
+    blocks = plan_blocks(prepared_settings, service_spec("fire_risk"), 70)
+    keys = sorted(read_table(prepared_settings, "buildings", "profile")["building_id"].unique())
+    assert blocks.entities == N_BUILDINGS
+    assert blocks.first_keys == keys[::70]
+
+
+def test_tables_in_small_row_groups_give_the_same_chunks(
+    prepared_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import features.datasets
+    import features.latest
+
+    monkeypatch.setattr(features.datasets, "ROW_GROUP_ROWS", 256)
+    monkeypatch.setattr(features.latest, "BLOCK_ROWS", 70)
+    settings = settings_for(tmp_path / "small-groups")
+    generate_population(settings, n_entities=N_BUILDINGS, months=MONTHS, seed=SEED)
+    metadata = pq.ParquetFile(table_path(settings, "buildings", "profile")).metadata
+    assert metadata.num_row_groups == math.ceil(N_BUILDINGS * MONTHS / 256)
+    assert max(metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)) == 256
+    ours = list(iter_latest_features(settings, chunk_rows=128))
+    _assert_same_chunks(ours, list(iter_latest_features(prepared_settings, chunk_rows=128)))
