@@ -4,9 +4,9 @@ The Ray engine answers ``POST /v1/score`` as: Serve proxy -> ingress replica (th
 authentication, request validation, scoring, response serialisation) -> model replica (a handle call,
 ``@serve.batch``) and back. A plain deployment has the proxy hop and the ONNX call only. This bench
 times what the engine adds, one request at a time (the median of ``--requests`` calls each):
-  * ``auth``          — :meth:`warehouse.identity.IdentityStore.authenticate` of the bench key;
   * ``app_inline``    — the whole app in this process (ASGI, no socket) for one inline row, with ONNX
-    Runtime in-process, then a cProfile of the same requests (top entries by cumulative time);
+    Runtime in-process, and the median of each piece of its work (:data:`PIECES`, timed in place:
+    cProfile sees only the event loop's thread, and the sync dependency and route run in workers);
   * ``hop_noop``      — a handle call to the model deployment that does no work (``load``), from a
     worker thread with ``.result()`` as the ingress makes it, and awaited from an event loop;
   * ``hop_predict``   — the handle call the ingress makes per request (``predict``, batched), for
@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import io
-import pstats
 import statistics
 import sys
 import time
@@ -64,36 +61,65 @@ async def median_ms_async(call: Callable[[], Awaitable[object]], requests: int, 
     return statistics.median(samples)
 
 
+PIECES = {
+    "auth": ("warehouse.identity", "IdentityStore", "authenticate"),
+    "plan": ("serving.scoring", "ScoringService", "plan"),
+    "classification": ("registry.classification", "ServedClassifications", "of"),
+    "score_features": ("serving.scoring", "ScoringService", "score_features"),
+    "inference_check": ("serving.scoring", None, "_checked_rows"),
+    "onnx": ("serving.runtime", "OnnxModel", "predict_matrix"),
+}
+"""What the app does per inline request, by name: (module, class or None, function), timed in place."""
+
+
+def time_pieces() -> dict[str, list[float]]:
+    """Wrap each of :data:`PIECES` so that every call's wall time (ms) lands in the answer."""
+    import functools
+    import importlib
+
+    timings: dict[str, list[float]] = {name: [] for name in PIECES}
+    for name, (module_name, class_name, function_name) in PIECES.items():
+        module = importlib.import_module(module_name)
+        owner = getattr(module, class_name) if class_name else module
+        original = getattr(owner, function_name)
+
+        def timed(
+            *args: object, _original: Callable[..., object] = original, _name: str = name, **kwargs: object
+        ) -> object:
+            started = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                timings[_name].append((time.perf_counter() - started) * 1000)
+
+        setattr(owner, function_name, functools.wraps(original)(timed))
+    return timings
+
+
 def profile_app(bench: BenchWarehouse, requests: int) -> None:
     """The app's own work per inline request, in this process (the local engine's app; no Ray)."""
     import httpx
 
     from warehouse.api import create_app
 
+    timings = time_pieces()
     app = create_app(bench.settings)
-    token = bench.headers["Authorization"].removeprefix("Bearer ")
-    store = app.state.identity
-    print(f"auth          p50_ms={median_ms(lambda: store.authenticate(token), requests):7.3f}", flush=True)
 
     async def run() -> None:
         async with app.router.lifespan_context(app):
             app.state.repository.wait_for_startup(120)
+            time.sleep(2)  # let the governance watcher read the revision once
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://app", headers=bench.headers) as client:
 
                 async def score() -> None:
                     (await client.post(SCORE, json={"features": [bench.row]})).raise_for_status()
 
-                print(f"app_inline    p50_ms={await median_ms_async(score, requests):7.3f}", flush=True)
-                profiler = cProfile.Profile()
-                profiler.enable()
-                for _ in range(requests):
-                    await score()
-                profiler.disable()
-        out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-        stats.print_stats(r"warehouse/|serving/|features/|fastapi/routing|pydantic/main|sqlalchemy/orm/session", 30)
-        print("\n".join(line for line in out.getvalue().splitlines() if line.strip()), flush=True)
+                for samples in timings.values():
+                    samples.clear()
+                total = await median_ms_async(score, requests, warm_up=0)
+        pieces = " ".join(f"{name}={statistics.median(samples):.3f}" for name, samples in timings.items() if samples)
+        print(f"app_inline p50_ms={total:7.3f} (ASGI in-process, no socket); pieces p50_ms: {pieces}", flush=True)
 
     asyncio.run(run())
 
@@ -104,18 +130,20 @@ def profile_hops(bench: BenchWarehouse, requests: int, batch_waits_ms: list[floa
 
     from serving.engines.ray import RayEngine
     from serving.engines.ray_deployments import MODELS_DEPLOYMENT, multiplexed_id
+    from warehouse.ray_runtime import ray_connection
 
     matrix = np.array([[np.nan if v is None else v for v in bench.ordered]], dtype=np.float32)
-    for wait_ms in batch_waits_ms:
-        settings = bench.settings.model_copy(
-            update={"ray_min_replicas": 1, "ray_max_replicas": 1, "port": 0, "ray_batch_wait_timeout_ms": wait_ms}
-        )
-        with RayEngine(settings, app_name="engine", route_prefix="/engine").running() as url:
-            wait_ready(f"{url}/v2/health/ready")
-            handle = serve.get_deployment_handle(MODELS_DEPLOYMENT, app_name="engine").options(
-                multiplexed_model_id=multiplexed_id("fire_risk", bench.version)
+    with ray_connection(bench.settings):  # one Ray for every deployment below
+        for wait_ms in batch_waits_ms:
+            settings = bench.settings.model_copy(
+                update={"ray_min_replicas": 1, "ray_max_replicas": 1, "port": 0, "ray_batch_wait_timeout_ms": wait_ms}
             )
-            noop, predict, noop_async, predict_async = time_handle(handle, matrix, requests)
+            with RayEngine(settings, app_name="engine", route_prefix="/engine").running() as url:
+                wait_ready(f"{url}/v2/health/ready")
+                handle = serve.get_deployment_handle(MODELS_DEPLOYMENT, app_name="engine").options(
+                    multiplexed_model_id=multiplexed_id("fire_risk", bench.version)
+                )
+                noop, predict, noop_async, predict_async = time_handle(handle, matrix, requests)
             print(
                 f"batch_wait_ms={wait_ms:g} hop_noop p50_ms thread+result={noop:7.3f} awaited={noop_async:7.3f}  "
                 f"hop_predict p50_ms thread+result={predict:7.3f} awaited={predict_async:7.3f}",
