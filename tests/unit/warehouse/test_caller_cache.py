@@ -126,3 +126,21 @@ def test_an_expired_key_is_refused_although_cached(
     later = utc_now() + dt.timedelta(minutes=6)
     monkeypatch.setattr(identity, "utc_now", lambda: later)
     assert _refusal(store, short.token) == "expired"
+
+
+def test_the_apps_governance_watcher_feeds_the_store(settings: Settings, key: IssuedKey) -> None:
+    from registry.store import GovernanceProbe
+    from warehouse.api import create_app
+
+    app = create_app(settings)
+    store: IdentityStore = app.state.identity
+    store.authenticate(key.token)
+    assert store.cached_caller(key.token) is None  # no revision read yet: nothing is answered from memory
+    probe = GovernanceProbe(settings)
+    try:
+        app.state.repository.refresh_governance(probe)
+    finally:
+        probe.close()
+    store.authenticate(key.token)
+    assert store.cached_caller(key.token) is not None
+    store.close()
