@@ -62,7 +62,8 @@ async def median_ms_async(call: Callable[[], Awaitable[object]], requests: int, 
 
 
 PIECES = {
-    "auth": ("warehouse.identity", "IdentityStore", "authenticate"),
+    "auth_cached": ("warehouse.identity", "IdentityStore", "cached_caller"),
+    "auth_database": ("warehouse.identity", "IdentityStore", "authenticate"),
     "plan": ("serving.scoring", "ScoringService", "plan"),
     "classification": ("registry.classification", "ServedClassifications", "of"),
     "score_features": ("serving.scoring", "ScoringService", "score_features"),
@@ -118,7 +119,9 @@ def profile_app(bench: BenchWarehouse, requests: int) -> None:
                 for samples in timings.values():
                     samples.clear()
                 total = await median_ms_async(score, requests, warm_up=0)
-        pieces = " ".join(f"{name}={statistics.median(samples):.3f}" for name, samples in timings.items() if samples)
+        pieces = " ".join(
+            f"{name}={statistics.median(samples):.3f}(n={len(samples)})" for name, samples in timings.items() if samples
+        )
         print(f"app_inline p50_ms={total:7.3f} (ASGI in-process, no socket); pieces p50_ms: {pieces}", flush=True)
 
     asyncio.run(run())
