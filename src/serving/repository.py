@@ -11,7 +11,9 @@ versions that are no longer approved or published (suspended, delisted) are drop
 suspension takes effect without a restart. The same pass forgets the cached rollout of each model
 (:mod:`registry.rollout`: a change is audited, so it moves the revision) and the cached classification
 levels (a card changes only through an audited step), so both are read from the database once per
-model or version and governance change, never per request.
+model or version and governance change, never per request. Every revision read is also handed to
+the listeners added with :meth:`ModelRepository.on_revision` (the app's identity store, whose cached
+callers are trusted only under the revision last read).
 
 What a loaded version is depends on the engine: by default an in-process ONNX Runtime session
 (:class:`serving.runtime.OnnxModel`); the Ray engine passes an ``open_model`` that answers a model
@@ -63,6 +65,11 @@ class ModelRepository:
         self._revision: int | None = None
         self._stop_watching = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._revision_listeners: list[Callable[[int], None]] = []
+
+    def on_revision(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener`` with every governance revision the watcher reads (changed or not)."""
+        self._revision_listeners.append(listener)
 
     @property
     def ready(self) -> bool:
@@ -76,6 +83,8 @@ class ModelRepository:
     def refresh_governance(self, probe: GovernanceProbe) -> bool:
         """If governance changed since the last call, forget aliases and drop unservable versions."""
         revision = probe.revision()
+        for listener in self._revision_listeners:
+            listener(revision)
         if revision == self._revision:
             return False
         with self._lock:

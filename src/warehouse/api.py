@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, open_model: ModelOpener | No
     app.state.metrics = ServingMetrics(app.state.repository)  # one registry per app, never the global one
     app.state.scoring = ScoringService(settings, app.state.repository, metrics=app.state.metrics)
     app.state.identity = IdentityStore(settings)
+    app.state.repository.on_revision(app.state.identity.note_revision)  # callers are cached per revision
     app.state.classifications = app.state.repository.classifications  # cleared with each governance change
     app.state.session_signer = SessionSigner(settings)
     app.add_exception_handler(WarehouseError, _render_warehouse_error)  # type: ignore[arg-type]  # Starlette types handlers loosely

@@ -65,18 +65,29 @@ def session_signer(request: Request) -> SessionSigner:
     return signer
 
 
-def authenticate(
+async def authenticate(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 ) -> Caller:
     """The caller whose bearer API key, or console session cookie, came with the request; 401 without one.
 
-    A request made with the cookie that may change state must carry the session's CSRF token.
+    A request made with the cookie that may change state must carry the session's CSRF token. A key
+    the identity store has just authenticated is answered on the event loop; anything that reads the
+    database runs in the thread pool.
     """
     if credentials is not None:
-        return identity_store(request).authenticate(credentials.credentials)
+        store = identity_store(request)
+        cached = store.cached_caller(credentials.credentials)
+        if cached is not None:
+            return cached
+        return await run_in_threadpool(store.authenticate, credentials.credentials)
     token = request.cookies.get(SESSION_COOKIE)
     if token is None:
         raise Unauthenticated("this endpoint needs an API key: send 'Authorization: Bearer <key>'", reason="no_key")
+    return await run_in_threadpool(_session_caller, request, token)
+
+
+def _session_caller(request: Request, token: str) -> Caller:
+    """The caller of a console session cookie (signature, expiry, key still valid, CSRF for writes)."""
     signer = session_signer(request)
     session = signer.verify(token, now=utc_now())
     if session is None:

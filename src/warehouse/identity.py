@@ -7,15 +7,28 @@ can expire and be revoked. A grant lets a principal with the ``app`` role reach 
 model. Creating, revoking and granting are appended to the audit chain in the same transaction;
 the refusals of callers are audited by the app (:mod:`warehouse.auth`).
 
+A server's :class:`IdentityStore` keeps the callers it authenticated for a moment, so that a request
+does not pay for a database transaction: a cached caller is trusted only while the governance
+revision (the audit chain's head, which every identity change moves) that the app's watcher last read
+is the one it was cached under and was read within :data:`REVISION_MAX_AGE_S`, while no identity
+change has been made in this process since, and while its key has not expired and its last use is
+recent enough not to be written again. A revocation, a disabled principal or a changed grant thus
+takes effect at once in the process that made it and within the watcher's poll (about a second) in
+every other server.
+
 Tables are created by the Alembic migration ``0004_identity``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -49,6 +62,10 @@ BOOTSTRAP_ADMIN = "admin"
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 """``last_used_at`` is written at most this often per key, so that requests do not all write."""
 INVALID_KEY = "invalid API key"
+CACHED_CALLERS = 1024
+"""Most callers a store keeps; when full it forgets them all (they are authenticated again on next use)."""
+REVISION_MAX_AGE_S = 3.0
+"""A cached caller is trusted only if the watcher read the revision at most this long ago (about three polls)."""
 
 
 class PrincipalRecord(Base):
@@ -157,7 +174,7 @@ def add_principal(
     actor: str,
 ) -> PrincipalView:
     """Create a principal (409 ``principal_exists`` if the name is taken)."""
-    with open_metadata_db(settings) as db, db.session() as session:
+    with _identity_change(settings) as session:
         record = _new_principal(session, name=name, kind=kind, roles=roles, clearance=clearance, actor=actor)
         return _principal_view(record, ())
 
@@ -181,7 +198,7 @@ def get_principal(settings: Settings, name: str) -> PrincipalView:
 
 def set_disabled(settings: Settings, name: str, *, disabled: bool, actor: str) -> PrincipalView:
     """Disable a principal (every key of it stops working at once) or enable it again."""
-    with open_metadata_db(settings) as db, db.session() as session:
+    with _identity_change(settings) as session:
         record = _principal(session, name)
         record.disabled = disabled
         _audit(session, actor, "principal.disable" if disabled else "principal.enable", f"principal/{name}", {})
@@ -190,7 +207,7 @@ def set_disabled(settings: Settings, name: str, *, disabled: bool, actor: str) -
 
 def grant_model(settings: Settings, *, principal: str, model_name: str, actor: str) -> PrincipalView:
     """Let ``principal`` reach ``model_name`` (idempotent)."""
-    with open_metadata_db(settings) as db, db.session() as session:
+    with _identity_change(settings) as session:
         record = _principal(session, principal)
         if session.get(ModelGrantRecord, (record.id, model_name)) is None:
             session.add(ModelGrantRecord(principal_id=record.id, model_name=model_name, granted_by=actor))
@@ -201,7 +218,7 @@ def grant_model(settings: Settings, *, principal: str, model_name: str, actor: s
 
 def revoke_grant(settings: Settings, *, principal: str, model_name: str, actor: str) -> PrincipalView:
     """Withdraw a grant (idempotent)."""
-    with open_metadata_db(settings) as db, db.session() as session:
+    with _identity_change(settings) as session:
         record = _principal(session, principal)
         grant = session.get(ModelGrantRecord, (record.id, model_name))
         if grant is not None:
@@ -213,7 +230,7 @@ def revoke_grant(settings: Settings, *, principal: str, model_name: str, actor: 
 
 def create_key(settings: Settings, *, principal: str, actor: str, expires_in: dt.timedelta | None = None) -> IssuedKey:
     """A new API key for ``principal``, valid for ``expires_in`` from now (None: until revoked)."""
-    with open_metadata_db(settings) as db, db.session() as session:
+    with _identity_change(settings) as session:
         return _issue_key(session, _principal(session, principal), actor=actor, expires_in=expires_in)
 
 
@@ -232,7 +249,7 @@ def list_keys(settings: Settings, *, principal: str | None = None) -> list[KeyVi
 
 def revoke_key(settings: Settings, key_id: str, *, actor: str) -> KeyView:
     """Revoke a key for good (idempotent: revoking it again changes nothing)."""
-    with open_metadata_db(settings) as db, db.session() as session:
+    with _identity_change(settings) as session:
         key = session.get(ApiKeyRecord, key_id)
         if key is None:
             raise ApiKeyNotFound(f"no API key with id {key_id!r}")
@@ -245,7 +262,7 @@ def revoke_key(settings: Settings, key_id: str, *, actor: str) -> KeyView:
 
 def bootstrap_admin(settings: Settings) -> IssuedKey | None:
     """When no principal exists yet: an ``admin`` principal (clearance restricted) and its first key."""
-    with open_metadata_db(settings) as db, db.session() as session:
+    with _identity_change(settings) as session:
         if session.scalar(select(PrincipalRecord.id).limit(1)) is not None:
             return None
         record = _new_principal(
@@ -266,7 +283,7 @@ def provision_caller(
     actor: str = "provisioning",
 ) -> IssuedKey:
     """A key for principal ``name``, creating the principal and its grants first if missing (demo, tests, bench)."""
-    with open_metadata_db(settings) as db, db.session() as session:
+    with _identity_change(settings) as session:
         record = session.scalar(select(PrincipalRecord).where(PrincipalRecord.name == name))
         if record is None:
             record = _new_principal(session, name=name, kind=kind, roles=roles, clearance=clearance, actor=actor)
@@ -277,18 +294,99 @@ def provision_caller(
         return _issue_key(session, record, actor=actor, expires_in=expires_in)
 
 
+class _ChangeCounter:
+    """How many identity changes this process has made (a cached caller from before one is not trusted)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def bump(self) -> None:
+        with self._lock:
+            self._count += 1
+
+
+_LOCAL_CHANGES = _ChangeCounter()
+
+
+@contextmanager
+def _identity_change(settings: Settings) -> Iterator[Session]:
+    """A transaction that changes identities; when it ends, this process's cached callers are not trusted."""
+    try:
+        with open_metadata_db(settings) as db, db.session() as session:
+            yield session
+    finally:
+        _LOCAL_CHANGES.bump()  # after the commit, so that no request can cache what it replaced
+
+
+@dataclass(frozen=True)
+class _CachedCaller:
+    """An authenticated caller, with what decides how long it may be answered from memory."""
+
+    caller: Caller
+    epoch: tuple[int, int]
+    """(governance revision, this process's identity changes) when it was read."""
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime
+
+    def usable(self, epoch: tuple[int, int], now: dt.datetime) -> bool:
+        """Nothing changed since, the key has not expired, and its last use need not be written yet."""
+        if epoch != self.epoch or now - self.last_used_at >= LAST_USED_RESOLUTION:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+
+def _fingerprint(token: str) -> bytes:
+    """What the cache keys a token by (so that it holds no secret)."""
+    return hashlib.sha256(token.encode()).digest()
+
+
 class IdentityStore:
-    """What a server needs per request: authenticate a key, audit a refusal (one pooled engine)."""
+    """What a server needs per request: authenticate a key, audit a refusal (one pooled engine).
+
+    Authenticated callers are cached while the app's watcher feeds :meth:`note_revision` (see the
+    module docstring); without it every call reads the database.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._db: MetadataDB | None = None
         self._lock = threading.Lock()
+        self._callers: dict[bytes, _CachedCaller] = {}
+        self._revision: tuple[int, float] | None = None
+        """The last governance revision read by the watcher, and when (``time.monotonic``)."""
+
+    def note_revision(self, revision: int) -> None:
+        """The governance revision the watcher just read; callers cached under another are dropped."""
+        with self._lock:
+            if self._revision is not None and self._revision[0] != revision:
+                self._callers.clear()
+            self._revision = (revision, time.monotonic())
+
+    def cached_caller(self, token: str) -> Caller | None:
+        """The caller of ``token`` if the cache may answer for it (no I/O: safe on an event loop), else None."""
+        epoch = self._epoch()
+        if epoch is None:
+            return None
+        cached = self._callers.get(_fingerprint(token))
+        return cached.caller if cached is not None and cached.usable(epoch, utc_now()) else None
 
     def authenticate(self, token: str) -> Caller:
         """The caller a bearer token belongs to; :class:`Unauthenticated` for anything else."""
+        cached = self.cached_caller(token)
+        if cached is not None:
+            return cached
+        now, fingerprint, epoch = utc_now(), _fingerprint(token), self._epoch()
         with self._database().session() as session:
-            return authenticate_token(session, token, now=utc_now())
+            caller, key = _authenticated(session, token, now=now)
+            expires_at, last_used_at = _optional_utc(key.expires_at), _utc(key.last_used_at or now)
+        if epoch is not None:  # committed: the last use is written
+            self._remember(fingerprint, _CachedCaller(caller, epoch, expires_at, last_used_at))
+        return caller
 
     def authenticate_session(self, key_id: str) -> Caller:
         """The caller of a signed console session on ``key_id``, if that key is still valid."""
@@ -313,6 +411,19 @@ class IdentityStore:
         if db is not None:
             db.dispose()
 
+    def _epoch(self) -> tuple[int, int] | None:
+        """What a cached caller must have been read under; None when the revision is unknown or too old."""
+        revision = self._revision
+        if revision is None or time.monotonic() - revision[1] > REVISION_MAX_AGE_S:
+            return None
+        return revision[0], _LOCAL_CHANGES.count
+
+    def _remember(self, fingerprint: bytes, cached: _CachedCaller) -> None:
+        with self._lock:
+            if len(self._callers) >= CACHED_CALLERS:
+                self._callers.clear()
+            self._callers[fingerprint] = cached
+
     def _database(self) -> MetadataDB:
         with self._lock:
             if self._db is None:
@@ -322,6 +433,11 @@ class IdentityStore:
 
 def authenticate_token(session: Session, token: str, *, now: dt.datetime) -> Caller:
     """Check a ``wh_<key id>_<secret>`` token inside ``session`` and note its use."""
+    return _authenticated(session, token, now=now)[0]
+
+
+def _authenticated(session: Session, token: str, *, now: dt.datetime) -> tuple[Caller, ApiKeyRecord]:
+    """The caller of a token and its key record (its use noted)."""
     parsed = parse_api_key(token)
     if parsed is None:
         raise Unauthenticated(INVALID_KEY, reason="malformed")
@@ -329,7 +445,7 @@ def authenticate_token(session: Session, token: str, *, now: dt.datetime) -> Cal
     key, principal = _key_and_principal(session, key_id)
     if not api_key_matches(key_id=key_id, secret=secret, salt=key.salt, digest=key.secret_digest):
         raise Unauthenticated(INVALID_KEY, reason="wrong_secret", key_id=key_id)
-    return _caller(session, key, principal, now)
+    return _caller(session, key, principal, now), key
 
 
 def authenticate_key_id(session: Session, key_id: str, *, now: dt.datetime) -> Caller:

@@ -85,8 +85,9 @@ class Settings(BaseSettings):
     ray_max_batch_size: int = Field(default=32, gt=0)
     """Most scoring requests a model replica runs through ONNX Runtime at once (``@serve.batch``)."""
 
-    ray_batch_wait_timeout_ms: float = Field(default=1.0, ge=0)
-    """How long a model replica waits for a batch to fill before it runs what it has."""
+    ray_batch_wait_timeout_ms: float = Field(default=0.0, ge=0)
+    """How long a model replica waits for a batch to fill before it runs what it has. At 0 a batch is
+    what queued while the previous one ran: full batches under load, no wait for a lone request."""
 
     ray_max_models_per_replica: int = Field(default=4, gt=0)
     """Model versions one model replica keeps loaded (least recently used go first; ``@serve.multiplexed``)."""
