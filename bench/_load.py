@@ -1,4 +1,4 @@
-"""The HTTP load loop and result record shared by the online benches (``online.py``, ``ray_serving.py``).
+"""The HTTP load loop and result record shared by the online benches (``online.py``).
 
 ``run_load`` posts one JSON body from ``connections`` concurrent keep-alive connections until
 ``requests`` answers are in, after 50 warm-up requests, and reports latency percentiles, throughput
