@@ -34,19 +34,12 @@ if TYPE_CHECKING:
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ray_systems import SCORE, wait_ready  # sibling bench modules, not a package
-from score_latency import BenchWarehouse, prepare_bench_warehouse
+from score_latency import BenchWarehouse, prepare_bench_warehouse, timed
 
 
 def median_ms(call: Callable[[], object], requests: int, warm_up: int = 50) -> float:
     """Median wall time of ``call`` in ms."""
-    for _ in range(warm_up):
-        call()
-    samples = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+    return statistics.median(timed(call, requests, warmup=warm_up))
 
 
 async def median_ms_async(call: Callable[[], Awaitable[object]], requests: int, warm_up: int = 50) -> float:
