@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -29,6 +29,7 @@ import pyarrow as pa
 from features.datasets import TIMESTAMP_COLUMN, load_manifest, table_path
 from features.definitions import service_spec
 from features.schemas import population_chunk_check
+from warehouse.db import as_utc
 from warehouse.errors import DatasetNotFound, InvalidRequest
 from warehouse.progress import ProgressCallback, no_progress
 from warehouse.settings import Settings
@@ -49,10 +50,6 @@ BLOCK_ROWS = 100_000
 def quote_identifier(name: str) -> str:
     """A column name as a quoted DuckDB identifier."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def latest_values_query(service: ServiceSpec) -> str:
@@ -206,7 +203,7 @@ def iter_latest_features(
     if chunk_rows < 1:
         raise InvalidRequest("chunk_rows must be at least 1")
     service = service_spec(feature_service)
-    moment = _as_utc(as_of or load_manifest(settings, service.population.name).last_snapshot)
+    moment = as_utc(as_of or load_manifest(settings, service.population.name).last_snapshot)
     _parameters(settings, service, moment)
     blocks = plan_blocks(settings, service, BLOCK_ROWS)
     progress = on_progress or no_progress

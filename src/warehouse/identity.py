@@ -36,7 +36,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from warehouse.audit import AuditDetail, append_entry
-from warehouse.db import Base, MetadataDB, connect_metadata_db, open_metadata_db, utc_now
+from warehouse.db import Base, MetadataDB, as_utc, connect_metadata_db, open_metadata_db, utc_now
 from warehouse.errors import ApiKeyNotFound, InvalidRequest, PrincipalExists, PrincipalNotFound, Unauthenticated
 from warehouse.permissions import Permission, Role, permissions_of
 from warehouse.security import (
@@ -383,7 +383,7 @@ class IdentityStore:
         now, fingerprint, epoch = utc_now(), _fingerprint(token), self._epoch()
         with self._database().session() as session:
             caller, key = _authenticated(session, token, now=now)
-            expires_at, last_used_at = _optional_utc(key.expires_at), _utc(key.last_used_at or now)
+            expires_at, last_used_at = _optional_utc(key.expires_at), as_utc(key.last_used_at or now)
         if epoch is not None:  # committed: the last use is written
             self._remember(fingerprint, _CachedCaller(caller, epoch, expires_at, last_used_at))
         return caller
@@ -397,7 +397,7 @@ class IdentityStore:
         """When ``key_id`` expires (None: never or unknown)."""
         with self._database().session() as session:
             key = session.get(ApiKeyRecord, key_id)
-            return None if key is None or key.expires_at is None else _utc(key.expires_at)
+            return None if key is None or key.expires_at is None else as_utc(key.expires_at)
 
     def record_refusal(self, *, actor: str, action: str, subject: str, detail: AuditDetail) -> None:
         """Append a refused request to the audit chain."""
@@ -473,7 +473,7 @@ def _caller(session: Session, key: ApiKeyRecord, principal: PrincipalRecord, now
     if refusal:
         message = "the API key has expired" if refusal == "expired" else INVALID_KEY
         raise Unauthenticated(message, actor=principal.name, reason=refusal, key_id=key_id)
-    if key.last_used_at is None or now - _utc(key.last_used_at) >= LAST_USED_RESOLUTION:
+    if key.last_used_at is None or now - as_utc(key.last_used_at) >= LAST_USED_RESOLUTION:
         key.last_used_at = now
     return Caller(
         principal=principal.name,
@@ -488,7 +488,7 @@ def _caller(session: Session, key: ApiKeyRecord, principal: PrincipalRecord, now
 def _refusal(key: ApiKeyRecord, principal: PrincipalRecord, now: dt.datetime) -> str:
     if key.revoked_at is not None:
         return "revoked"
-    if key.expires_at is not None and _utc(key.expires_at) <= now:
+    if key.expires_at is not None and as_utc(key.expires_at) <= now:
         return "expired"
     if principal.disabled:
         return "principal_disabled"
@@ -575,7 +575,7 @@ def _principal_view(record: PrincipalRecord, grants: Iterable[str]) -> Principal
         kind=parse_kind(record.kind),
         roles=tuple(_roles(record.roles)),
         clearance=parse_classification(record.clearance),
-        created_at=_utc(record.created_at),
+        created_at=as_utc(record.created_at),
         disabled=record.disabled,
         granted_models=tuple(grants),
     )
@@ -585,7 +585,7 @@ def _key_view(key: ApiKeyRecord, principal: str) -> KeyView:
     return KeyView(
         key_id=key.key_id,
         principal=principal,
-        created_at=_utc(key.created_at),
+        created_at=as_utc(key.created_at),
         expires_at=_optional_utc(key.expires_at),
         revoked_at=_optional_utc(key.revoked_at),
         last_used_at=_optional_utc(key.last_used_at),
@@ -605,9 +605,4 @@ def parse_kind(value: str) -> PrincipalKind:
 
 
 def _optional_utc(moment: dt.datetime | None) -> dt.datetime | None:
-    return None if moment is None else _utc(moment)
-
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    # SQLite drops the zone on the way back; every stored time is UTC.
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    return None if moment is None else as_utc(moment)

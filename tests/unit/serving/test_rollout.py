@@ -30,7 +30,7 @@ from serving.canary import canary_bucket
 from serving.comparison import ComparisonLog, ComparisonRecord, ComparisonRow, compare_models
 from serving.metrics import ServingMetrics
 from tests.auth_helpers import caller_headers
-from tests.engines import ENGINES, serving
+from tests.engines import ENGINES, serving, wait_for_score
 from warehouse.api import create_app
 from warehouse.audit import list_entries
 from warehouse.cli import app as cli_app
@@ -79,13 +79,14 @@ def _score(client: httpx.Client, entities: list[str], **extra: object) -> dict[s
     return body
 
 
-def _wait_for_rollout(client: httpx.Client, mode: str | None, timeout_s: float = 30.0) -> None:
+def _wait_for_rollout(client: httpx.Client, mode: str | None) -> None:
     """Score :data:`WAIT_ENTITY` until the server answers under ``mode``; hot reload polls governance."""
-    deadline = time.monotonic() + timeout_s
-    while (answer := _score(client, [WAIT_ENTITY])).get("rollout") != mode:
-        if time.monotonic() > deadline:
-            pytest.fail(f"the server never answered under rollout {mode} within {timeout_s} s: {answer}")
-        time.sleep(0.05)
+    wait_for_score(
+        client,
+        lambda response: response.status_code == 200 and response.json().get("rollout") == mode,
+        f"answered under rollout {mode}",
+        {"entities": [WAIT_ENTITY]},
+    )
 
 
 def _logged(settings: Settings, mode: str, entity_ids: list[str], *, rows: int) -> list[ComparisonRecord]:
