@@ -72,10 +72,14 @@ class ServedClassifications:
             self._levels.clear()
             self._model_levels.clear()
 
+    def cached_of_model(self, model_name: str) -> ClassificationLevel | None:
+        """The level of ``model_name`` if it has been read since the last :meth:`clear`, else None (never blocks)."""
+        with self._lock:
+            return self._model_levels.get(model_name)
+
     def of_model(self, model_name: str) -> ClassificationLevel:
         """The level of ``model_name`` (see :func:`model_classification`)."""
-        with self._lock:
-            cached = self._model_levels.get(model_name)
+        cached = self.cached_of_model(model_name)
         if cached is not None:
             return cached
         level = model_classification(self._settings, model_name=model_name)

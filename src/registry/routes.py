@@ -42,6 +42,7 @@ from registry.lifecycle import (
 )
 from registry.models import AliasMove, alias_history
 from registry.rollout import Rollout, RolloutChange, RolloutMode, get_rollout, rollout_history, set_rollout
+from warehouse.app_state import SettingsDep
 from warehouse.audit import AuditEntry, ChainReport, list_entries, verify_chain
 from warehouse.auth import CallerDep, require, require_clearance, require_grant
 from warehouse.errors import InvalidRequest
@@ -61,12 +62,6 @@ STEPS: dict[str, tuple[Callable[..., VersionState], Permission]] = {
 """Lifecycle steps that need only a reason, each with the permission it takes."""
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
 MAX_BUNDLE_BYTES = 4 << 30
 """Largest bundle accepted over HTTP."""
 Reader = Annotated[Caller, Depends(require(Permission.MODELS_READ))]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from registry.classification import cleared_models, model_classification
@@ -44,6 +44,7 @@ from scheduling.jobs import (
 )
 from scheduling.scheduler import BackfillReport, backfill_job
 from scheduling.specs import JobSpec
+from warehouse.app_state import SettingsDep
 from warehouse.auth import require, require_clearance
 from warehouse.identity import Caller
 from warehouse.permissions import Permission
@@ -53,12 +54,6 @@ from warehouse.settings import Settings
 router = APIRouter(tags=["scheduling"])
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
 JobsReader = Annotated[Caller, Depends(require(Permission.JOBS_READ))]
 JobsManager = Annotated[Caller, Depends(require(Permission.JOBS_MANAGE))]
 InspectionsReader = Annotated[Caller, Depends(require(Permission.INSPECTIONS_READ))]

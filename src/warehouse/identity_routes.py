@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from warehouse.app_state import SettingsDep
 from warehouse.auth import require
 from warehouse.identity import (
     Caller,
@@ -33,18 +34,11 @@ from warehouse.identity import (
 )
 from warehouse.permissions import Permission, Role
 from warehouse.security import ClassificationLevel
-from warehouse.settings import Settings
 
 router = APIRouter(tags=["identity"])
 MAX_KEY_LIFETIME_DAYS = 3660
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
 Reader = Annotated[Caller, Depends(require(Permission.IDENTITY_READ))]
 Manager = Annotated[Caller, Depends(require(Permission.IDENTITY_MANAGE))]
 PrincipalName = Annotated[str, Path(max_length=200)]

@@ -11,9 +11,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 
+from registry.classification import ServedClassifications
 from serving.dependencies import ClassificationsDep, ScoringDep
 from serving.schemas import ScoreRequest, ScoreResponse
+from serving.scoring import ScoringService
 from warehouse.auth import require, require_clearance, require_grant
 from warehouse.identity import Caller
 from warehouse.permissions import Permission
@@ -23,7 +26,7 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
 
 
 @router.post("/score/{algorithm}", response_model=ScoreResponse)
-def score(
+async def score(
     algorithm: str,
     body: ScoreRequest,
     scoring: ScoringDep,
@@ -31,6 +34,14 @@ def score(
     caller: Annotated[Caller, Depends(require(Permission.SCORE))],
 ) -> ScoreResponse:
     """Score entities by id (online features) or inline feature rows with an algorithm's model."""
+    # One trip to the thread pool for all the blocking work (a feature lookup, a level read on a
+    # cache miss, ONNX Runtime); a plain ``def`` route would take a second one to validate the answer.
+    return await run_in_threadpool(_score, algorithm, body, scoring, classifications, caller)
+
+
+def _score(
+    algorithm: str, body: ScoreRequest, scoring: ScoringService, classifications: ServedClassifications, caller: Caller
+) -> ScoreResponse:
     from algorithms.catalogue import get_algorithm
 
     algo = get_algorithm(algorithm)

@@ -18,6 +18,7 @@ from importlib.metadata import version as package_version
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -95,7 +96,7 @@ ModelName = Annotated[str, Path(max_length=200, description="Registered model na
 ModelVersion = Annotated[str, Path(max_length=100, description="Version number or alias (champion, challenger).")]
 
 
-def get_dataplane(
+async def get_dataplane(
     name: ModelName,
     settings: SettingsDep,
     repository: RepositoryDep,
@@ -103,7 +104,9 @@ def get_dataplane(
     caller: Annotated[Caller, Depends(require(Permission.SCORE))],
 ) -> InferenceDataPlane:
     """The data plane over the app's model repository, once the caller may use model ``name``."""
-    require_model_access(caller, name, repository.classifications.of_model(name))
+    levels = repository.classifications
+    level = levels.cached_of_model(name) or await run_in_threadpool(levels.of_model, name)  # reads the DB once
+    require_model_access(caller, name, level)
     return InferenceDataPlane(settings, repository, metrics=metrics)
 
 
@@ -174,14 +177,14 @@ def model_version_ready(name: ModelName, version: ModelVersion, dataplane: DataP
 
 
 @router.post("/models/{name}/infer", response_model=InferenceResponse, responses=ERRORS)
-def infer(name: ModelName, body: InferenceRequest, dataplane: DataPlaneDep) -> InferenceResponse:
+async def infer(name: ModelName, body: InferenceRequest, dataplane: DataPlaneDep) -> InferenceResponse:
     """Score the feature matrix with the model's champion."""
-    return dataplane.infer(name, None, body)
+    return await run_in_threadpool(dataplane.infer, name, None, body)  # one hop: the answer is checked on the loop
 
 
 @router.post("/models/{name}/versions/{version}/infer", response_model=InferenceResponse, responses=ERRORS)
-def infer_version(
+async def infer_version(
     name: ModelName, version: ModelVersion, body: InferenceRequest, dataplane: DataPlaneDep
 ) -> InferenceResponse:
     """Score the feature matrix with a model version (a version number or an alias)."""
-    return dataplane.infer(name, version, body)
+    return await run_in_threadpool(dataplane.infer, name, version, body)

@@ -21,12 +21,12 @@ from scheduling.alerts import list_alerts
 from scheduling.jobs import list_jobs, list_runs
 from scheduling.specs import cron_trigger
 from serving.repository import ModelRepository
+from warehouse.app_state import SettingsDep
 from warehouse.audit import list_entries, verify_chain
 from warehouse.auth import require, require_clearance, require_grant
 from warehouse.db import utc_now
 from warehouse.identity import Caller
 from warehouse.permissions import Permission
-from warehouse.settings import Settings
 from warehouse.webconsole.catalog import find_model, list_models
 from warehouse.webconsole.plots import PLOTS, PlotName, evaluation_plot
 from warehouse.webconsole.rendering import render
@@ -40,14 +40,6 @@ JobReader = Annotated[Caller, Depends(require(Permission.JOBS_READ))]
 Scorer = Annotated[Caller, Depends(require(Permission.SCORE))]
 Text = Annotated[str, Query(max_length=200)]
 AlertStatus = Literal["open", "acknowledged", "resolved", "dismissed"]
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 @router.get("", response_class=HTMLResponse)
