@@ -105,7 +105,8 @@ async def get_dataplane(
 ) -> InferenceDataPlane:
     """The data plane over the app's model repository, once the caller may use model ``name``."""
     levels = repository.classifications
-    level = levels.cached_of_model(name) or await run_in_threadpool(levels.of_model, name)  # reads the DB once
+    cached = levels.cached_of_model(name)
+    level = cached if cached is not None else await run_in_threadpool(levels.of_model, name)  # DB once, then cached
     require_model_access(caller, name, level)
     return InferenceDataPlane(settings, repository, metrics=metrics)
 
