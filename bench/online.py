@@ -7,7 +7,9 @@ Systems (the load generator runs in this process):
   * ``plain_serve_batched`` — the same with the engine's ``@serve.batch`` settings;
   * ``local_inline`` / ``local_entity`` / ``local_v2_infer`` — the warehouse's local engine with
     features inline, with an entity id (Feast online lookup), and on the Open Inference Protocol route;
-  * ``ray_inline`` / ``ray_entity`` — the warehouse's Ray engine, features inline and by entity id.
+  * ``ray_inline`` / ``ray_entity`` — the warehouse's Ray engine, features inline and by entity id;
+  * ``ray_held_inline`` / ``ray_held_entity`` — the same with the model held by the ingress replica
+    (``ray_ingress_model_max_bytes`` above its size: no hop to a model replica, no batching).
 The first two and the local engine are server subprocesses; Ray is started in this process by
 :class:`serving.engines.ray.RayEngine` (files in the bench warehouse's data dir, replicas at
 fractional CPUs) and holds the plain deployments and the engine behind one Serve proxy.
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
     from warehouse.settings import Settings
 
 CONNECTIONS = (1, 8, 32)
+INGRESS_HELD_BYTES = 64 << 20
+"""``ray_held_*``: the Ray engine with ``ray_ingress_model_max_bytes`` above the bench model's size."""
 SYSTEMS = ("bare", "mlflow", "local", "ray")
 Results = dict[str, dict[int, Result]]
 
@@ -115,6 +119,10 @@ def measure_ray(results: Results, bench: BenchWarehouse, requests: int, *, kill:
             measure(results, "plain_serve_batched", plain_url, {"rows": [bench.ordered]}, requests)
         measure_engine(results, "ray", engine_url, bench, requests)
         serve.delete("engine")
+        held = settings.model_copy(update={"ray_ingress_model_max_bytes": INGRESS_HELD_BYTES})
+        with RayEngine(held, app_name="engine-held", route_prefix="/engine-held").running() as held_url:
+            wait_ready(f"{held_url}/v2/health/ready")
+            measure_engine(results, "ray_held", held_url, bench, requests)
         if kill:
             kill_under_load(settings, bench.row, requests, bench.headers)
 
@@ -161,6 +169,11 @@ TARGETS = (
     Target("local inline p50 / bare p50", "local_inline", "bare_fastapi_ort", "p50_ms", 1, 2, False),
     *(Target("ray p50 - plain p50, ms", "ray_inline", "plain_serve", "p50_diff", c, 1.5, False) for c in CONNECTIONS),
     Target("ray rps / plain Serve rps (batching)", "ray_inline", "plain_serve", "rps", 32, 2, True),
+    *(
+        Target("ray held p50 - plain p50, ms", "ray_held_inline", "plain_serve", "p50_diff", c, 1.5, False)
+        for c in CONNECTIONS
+    ),
+    Target("ray held rps / plain Serve rps", "ray_held_inline", "plain_serve", "rps", 32, 2, True),
 )
 
 
@@ -182,7 +195,7 @@ def print_targets(results: Results) -> None:
             f"{verdict}",
             flush=True,
         )
-    for system in ("ray_inline", "ray_entity"):
+    for system in ("ray_inline", "ray_entity", "ray_held_inline", "ray_held_entity"):
         if system in results and "plain_serve" in results:
             ratios = " ".join(
                 f"conns={c}:{results[system][c].p50_ms / results['plain_serve'][c].p50_ms:.2f}x/"

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     ray_max_models_per_replica: int = Field(default=4, gt=0)
     """Model versions one model replica keeps loaded (least recently used go first; ``@serve.multiplexed``)."""
 
+    ray_ingress_model_max_bytes: int = Field(default=0, ge=0)
+    """Versions whose ONNX file is at most this many bytes run in the ingress replicas themselves: one
+    process hop fewer per request, but every ingress replica holds each of them and nothing is batched.
+    Bigger ones (all of them at the default 0) run in the model deployment, multiplexed and batched."""
+
     batch_chunk_rows: int = Field(default=20_000, gt=0)
     """Entities scored per chunk by the batch executor; bounds its memory."""
     batch_read_memory_mb: int = Field(default=512, ge=64)

@@ -6,7 +6,8 @@
   ``serving.repository``); only the ONNX session runs elsewhere, behind :class:`DeployedOnnxModel`.
 * ``warehouse-models`` holds ONNX Runtime sessions, multiplexed by ``model/version``
   (``@serve.multiplexed``: a replica keeps a few versions, least recently used go first, and requests
-  are routed to replicas that already hold theirs) and batched (``@serve.batch``).
+  are routed to replicas that already hold theirs) and batched (``@serve.batch``). Versions whose
+  ONNX file is at most ``ray_ingress_model_max_bytes`` skip it and run in the ingress replica.
 
 This module exists to define Ray deployments, so it imports Ray at the top; only
 :mod:`serving.engines.ray` (and Ray, in its replicas) imports it.
@@ -149,18 +150,30 @@ class ModelReplica:
         return await asyncio.to_thread(model.contributions, frame)
 
 
+def placed_opener(settings: Settings, models: DeploymentHandle[ModelReplica]) -> Callable[[ModelArtifact], OnnxModel]:
+    """Where the ingress runs a version: in its own process when the ONNX file is at most
+    ``ray_ingress_model_max_bytes``, otherwise in the model deployment (:class:`DeployedOnnxModel`)."""
+
+    def open_model(artifact: ModelArtifact) -> OnnxModel:
+        if artifact.onnx_path.stat().st_size <= settings.ray_ingress_model_max_bytes:
+            return OnnxModel(artifact)
+        return DeployedOnnxModel(artifact, models=models)
+
+    return open_model
+
+
 class WarehouseIngress:
-    """The warehouse app; its models run in the model deployment."""
+    """The warehouse app; its models run in the model deployment (small ones here, if so configured)."""
 
     def __init__(self, settings: Settings, models: DeploymentHandle[ModelReplica]) -> None:
         self._settings = settings
         self._models = models
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        """The same app as the local engine's, with versions opened as :class:`DeployedOnnxModel`."""
+        """The same app as the local engine's, with versions placed by :func:`placed_opener`."""
         from warehouse.api import create_app
 
-        return create_app(self._settings, open_model=functools.partial(DeployedOnnxModel, models=self._models))
+        return create_app(self._settings, open_model=placed_opener(self._settings, self._models))
 
 
 MODELS: Deployment = serve.deployment(name=MODELS_DEPLOYMENT)(ModelReplica)

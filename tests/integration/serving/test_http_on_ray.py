@@ -180,3 +180,33 @@ def test_suspend_and_reinstate_over_http_reach_the_model_replicas(served: RaySer
     assert (suspended.status_code, reinstated.status_code) == (200, 200)
     assert refused.json()["error"]["code"] == "model_not_approved"
     assert restored.json()["results"][0]["score"] == served_before.json()["results"][0]["score"]
+
+
+def test_a_model_held_by_the_ingress_answers_as_the_local_engine_does(
+    ray_serve: None, prepared_warehouse: Path, tmp_path: Path
+) -> None:
+    """With ``ray_ingress_model_max_bytes`` above the model's size the ingress runs it itself (no model
+    replica hop): scores, levels and reasons are those of the same app in this process."""
+    from fastapi.testclient import TestClient
+
+    from warehouse.api import create_app
+
+    root = tmp_path / "wh"
+    shutil.copytree(prepared_warehouse, root)
+    settings = one_replica(root).model_copy(update={"ray_ingress_model_max_bytes": 64 << 20})
+    headers = caller_headers(settings, "admin", name="held-admin")
+    body = {"entities": [f"B{n:07d}" for n in range(1, 6)], "explain": True}
+    with TestClient(create_app(settings), headers=headers) as local:
+        wait_until_ready(local)
+        expected = local.post("/v1/score/fire_risk", json=body).json()["results"]
+    with ray_served(settings) as held, httpx.Client(base_url=held.base_url, timeout=60, headers=headers) as client:
+        wait_until_ready(client)
+        answered = client.post("/v1/score/fire_risk", json=body)
+        inline = client.post("/v1/score/fire_risk", json={"features": [{"floors": 3.0}]})
+    assert answered.status_code == 200, answered.text
+    results = answered.json()["results"]
+    assert [r["entity_id"] for r in results] == [r["entity_id"] for r in expected]
+    for got, want in zip(results, expected, strict=True):
+        assert got["score"] == pytest.approx(want["score"], abs=1e-6)
+        assert (got["level"], got["warning"], got["reasons"]) == (want["level"], want["warning"], want["reasons"])
+    assert inline.status_code == 422  # the inference check runs in the ingress as everywhere else
