@@ -11,7 +11,7 @@ are created by the Alembic migration ``0002_scheduling``. Two constraints carry 
 Table names carry a ``batch_`` / ``warning_`` prefix because MLflow may share the database and
 owns a ``jobs`` table of its own.
 
-``batch_run_results`` holds every scored row (unique on ``(run_id, entity_id)``), inserted in the
+``batch_run_results`` holds every scored row (keyed by ``(run_id, entity_id)``), inserted in the
 transaction that commits its chunk, so a resumed run never writes one twice.
 
 ``alert_deliveries`` is the alert outbox: a row per alert event and target, written in the chunk's
@@ -170,12 +170,12 @@ class RunResult(Base):
     """One scored entity of a batch run, queryable without reading the run's parquet output."""
 
     __tablename__ = "batch_run_results"
-    __table_args__ = (UniqueConstraint("run_id", "entity_id", name="uq_batch_run_results_run_entity"),)
+    # Keyed by (run_id, entity_id), WITHOUT ROWID on SQLite: each row in one B-tree, which also serves
+    # lookups by run (migration 0008).
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    # No index on run_id alone: the unique (run_id, entity_id) index serves lookups by run.
-    run_id: Mapped[str] = mapped_column(String(64), ForeignKey("batch_runs.id", ondelete="CASCADE"))
-    entity_id: Mapped[str] = mapped_column(String(100))
+    run_id: Mapped[str] = mapped_column(String(64), ForeignKey("batch_runs.id", ondelete="CASCADE"), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     score: Mapped[float] = mapped_column(Float)
     level: Mapped[str] = mapped_column(String(50))
     warning: Mapped[bool] = mapped_column(Boolean)

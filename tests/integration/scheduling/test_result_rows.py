@@ -68,3 +68,61 @@ def test_an_entity_scored_twice_in_a_run_is_refused_and_nothing_is_kept(db: Meta
     with pytest.raises(IntegrityError), db.session() as session:
         insert_results(session, ROWS[1:] + ROWS[:1])
     assert [row[1] for row in stored(db)] == ["B0000001"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0008_keeps_every_result_row_both_ways(
+    backend: str, postgres_database: Callable[[], str], tmp_path: Path
+) -> None:
+    """Rows written under the surrogate-key layout survive the rebuild keyed by (run, entity), and back."""
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    from warehouse.db import _alembic_config
+
+    url = postgres_database() if backend == "postgresql" else f"sqlite:///{tmp_path / 'metadata.db'}"
+    database = MetadataDB(url)
+    config = _alembic_config()
+
+    def migrate(step: Callable[..., None], revision: str) -> None:
+        with database.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            step(config, revision)
+
+    migrate(command.upgrade, "0007_batchrate_results_index")
+    columns = ", ".join(RESULT_COLUMNS)
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO batch_runs (id, algorithm, model_name, model_version, status, rows_total, rows_done, "
+                "output_uri, error, started_at, plan) "
+                "VALUES ('run-1', 'fire_risk', 'fire_risk', '3', 'done', 3, 3, '', '', CURRENT_TIMESTAMP, '')"
+            )
+        )
+        for row in ROWS:
+            marks = ", ".join(f":c{i}" for i in range(len(row)))
+            connection.execute(
+                text(f"INSERT INTO batch_run_results ({columns}) VALUES ({marks})"),
+                {f"c{i}": value for i, value in enumerate(row)},
+            )
+    migrate(command.upgrade, "heads")
+    assert inspect(database.engine).get_pk_constraint("batch_run_results")["constrained_columns"] == [
+        "run_id",
+        "entity_id",
+    ]
+    if backend == "sqlite":
+        with database.engine.connect() as connection:
+            ddl = connection.execute(text("SELECT sql FROM sqlite_master WHERE name = 'batch_run_results'")).scalar()
+        assert "WITHOUT ROWID" in str(ddl)
+    with database.session() as session:
+        stored = session.scalars(select(RunResult).order_by(RunResult.entity_id)).all()
+        assert [(r.entity_id, r.score, r.level, r.credit_score) for r in stored] == [
+            (row[1], row[2], row[3], row[6]) for row in ROWS
+        ]
+    with pytest.raises(IntegrityError), database.session() as session:
+        insert_results(session, [ROWS[0]])  # the key itself refuses a row twice
+    migrate(command.downgrade, "0007_batchrate_results_index")
+    with database.engine.connect() as connection:
+        back = connection.execute(text("SELECT entity_id, score FROM batch_run_results ORDER BY id")).all()
+    assert [tuple(row) for row in back] == [(row[1], row[2]) for row in ROWS]
+    database.dispose()

@@ -17,7 +17,7 @@ def test_upgrade_twice_and_write(tmp_path: Path) -> None:
     tables = set(inspect(db.engine).get_table_names())
     with db.engine.connect() as connection:
         recorded = set(connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars())
-    assert recorded == migration_heads() == {"0007_batchrate_results_index"}
+    assert recorded == migration_heads() == {"0008_results_keyed_by_run_entity"}
     assert {"alias_history", "batch_runs", "principals", "api_keys", "model_grants", VERSION_TABLE} <= tables
     assert {"model_provenance", "alert_deliveries", "batch_run_results", "inspection_draws"} <= tables
     assert {"model_rollouts", "rollout_events", "score_comparisons"} <= tables
