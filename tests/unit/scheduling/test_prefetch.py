@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from collections.abc import Iterator
 
 import pytest
 
-from scheduling.prefetch import OrderedWriter, prefetched
+from scheduling.prefetch import BACKGROUND_NICENESS, OrderedWriter, prefetched
 
 
 class Broken(Exception):
@@ -61,3 +63,21 @@ def test_a_caller_that_fails_gets_its_own_error_and_the_writer_stops() -> None:
         release.set()
         raise Broken("scoring failed")
     assert written in ([], [0], [0, 1])  # what was in hand may finish; the rest is dropped, never committed
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads have their own nice value on Linux only")
+def test_the_helper_threads_run_nicer_than_the_consumer() -> None:
+    """Both helpers lower their own priority so that the consumer (the scoring stage) gets a core first;
+    the consumer's thread keeps the process's priority."""
+    consumer = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    expected = min(19, consumer + BACKGROUND_NICENESS)
+
+    def niceness() -> Iterator[int]:
+        yield os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    assert list(prefetched(niceness())) == [expected]
+    seen: list[int] = []
+    with OrderedWriter[int](lambda _item: seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))) as w:
+        w.submit(1)
+    assert seen == [expected]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == consumer
