@@ -176,14 +176,40 @@ def _chunks(
     chunk_rows: int,
     on_progress: ProgressCallback,
 ) -> Iterator[pd.DataFrame]:
-    check = population_chunk_check(service.name)
-    names = service.feature_names
     batches = _blocks(settings, service, as_of, blocks.first_keys, chunk_rows)
     for table in _exact_chunks(batches, chunk_rows):
-        frame = table.to_pandas().astype(dict.fromkeys(names, "float64"))
-        chunk = check.validate(frame)
+        chunk = _checked_frame(service, table)
         on_progress(len(chunk))
         yield chunk
+
+
+def _checked_frame(service: ServiceSpec, table: pa.Table) -> pd.DataFrame:
+    """Latest values as the executor scores them: features as float64, checked by the chunk schema."""
+    frame = table.to_pandas().astype(dict.fromkeys(service.feature_names, "float64"))
+    checked: pd.DataFrame = population_chunk_check(service.name).validate(frame)
+    return checked
+
+
+def latest_values_between(
+    settings: Settings, *, feature_service: str, as_of: datetime, first: str, following: str | None
+) -> pd.DataFrame:
+    """``[entity key, features...]`` of the entities whose key is in ``[first, following)`` (``None``: to
+    the last), at ``as_of``, in key order and checked: one DuckDB query over one key range.
+
+    With the first keys :func:`plan_blocks` finds for a block size of the chunk size, a range from one
+    chunk's first key to a later one's holds exactly those chunks of :func:`iter_latest_features`
+    (the Ray executor reads chunks this way, in Ray tasks).
+    """
+    service = service_spec(feature_service)
+    parameters = _parameters(settings, service, as_utc(as_of))
+    with _connect(settings) as connection:
+        relation = connection.sql(
+            latest_values_query(service), params={**parameters, "first": first, "next": following}
+        )
+        if relation is None:
+            raise DatasetNotFound(f"the latest values of {service.name!r} gave no result")
+        table = relation.to_arrow_table()
+    return _checked_frame(service, table)
 
 
 def iter_latest_features(

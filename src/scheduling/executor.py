@@ -18,10 +18,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -84,7 +84,25 @@ class PendingChunk:
 
 ChunkScorer = Callable[[Iterable[PendingChunk]], Iterator[tuple[PendingChunk, np.ndarray]]]
 """Positive-class probabilities of each pending chunk's rows, chunk by chunk, in any order."""
-ScorerFactory = Callable[["OnnxModel"], ChunkScorer]
+ScoredChunks = tuple[int, Iterator[tuple[PendingChunk, np.ndarray]]]
+"""The population's entity count, and each pending chunk with its probabilities."""
+
+
+@runtime_checkable
+class ReadingScorer(Protocol):
+    """A scorer that can also read the pending chunks itself (the Ray executor reads them in Ray tasks)."""
+
+    def __call__(self, chunks: Iterable[PendingChunk]) -> Iterator[tuple[PendingChunk, np.ndarray]]:
+        """Score chunks read by the executor (for a feature source :meth:`read_and_score` declines)."""
+        ...
+
+    def read_and_score(self, settings: Settings, plan: RunPlan, committed: Collection[int]) -> ScoredChunks | None:
+        """Read and score every chunk not in ``committed`` (the same chunks, in index order); None
+        leaves the reading to the executor."""
+        ...
+
+
+ScorerFactory = Callable[["OnnxModel"], ChunkScorer | ReadingScorer]
 """Builds a run's scorer from its pinned, loaded model (in-process by default; Ray Data in ``ray_executor``)."""
 
 
@@ -108,7 +126,7 @@ class _Execution:
     model: OnnxModel
     output_dir: Path
     on_progress: ProgressCallback
-    scorer: ChunkScorer
+    scorer: ChunkScorer | ReadingScorer
     rows_written: int = 0
 
 
@@ -250,6 +268,21 @@ def _committed_entities(db: MetadataDB, run_id: str) -> dict[int, int]:
 
 
 def _score_pending_chunks(settings: Settings, execution: _Execution) -> None:
+    committed = _committed_entities(execution.db, execution.run.id)
+    scorer = execution.scorer
+    read = scorer.read_and_score(settings, execution.plan, committed) if isinstance(scorer, ReadingScorer) else None
+    total, scored = read if read is not None else _read_and_score(settings, execution, committed)
+    _set_total(execution.db, execution.run.id, total)
+    execution.on_progress(sum(committed.values()), total)
+    # Chunks are written and committed in a thread of their own, in the order they are scored.
+    write = OrderedWriter[_ScoredChunk](lambda scored: _write_scored(execution, scored), depth=WRITE_BEHIND)
+    with write as writer:
+        for chunk, probabilities in scored:
+            writer.submit(_scored_chunk(execution, chunk, probabilities))
+
+
+def _read_and_score(settings: Settings, execution: _Execution, committed: Collection[int]) -> ScoredChunks:
+    """The pending chunks read here (ahead, in a thread of their own), scored by the run's scorer."""
     totals: list[int] = []
     plan = execution.plan
     chunks = feature_chunks(
@@ -260,19 +293,12 @@ def _score_pending_chunks(settings: Settings, execution: _Execution) -> None:
         chunk_rows=plan.chunk_rows,
         on_progress=lambda _advance, total=None: totals.extend([] if total is None else [total]),
     )
-    committed = _committed_entities(execution.db, execution.run.id)
-    _set_total(execution.db, execution.run.id, totals[0])
-    execution.on_progress(sum(committed.values()), totals[0])
     pending = prefetched(
-        PendingChunk(index, len(chunk), _apply_filter(chunk, plan.population_filter))
+        PendingChunk(index, len(chunk), apply_filter(chunk, plan.population_filter))
         for index, chunk in enumerate(chunks)
         if index not in committed
     )
-    # Chunks are written and committed in a thread of their own, in the order they are scored.
-    write = OrderedWriter[_ScoredChunk](lambda scored: _write_scored(execution, scored), depth=WRITE_BEHIND)
-    with write as writer:
-        for chunk, probabilities in execution.scorer(pending):
-            writer.submit(_scored_chunk(execution, chunk, probabilities))
+    return totals[0], execution.scorer(pending)
 
 
 def feature_chunks(
@@ -425,7 +451,8 @@ def _result_rows(scored: pd.DataFrame, entity: str) -> list[tuple[object, ...]]:
     )
 
 
-def _apply_filter(chunk: pd.DataFrame, population_filter: dict[str, list[float]]) -> pd.DataFrame:
+def apply_filter(chunk: pd.DataFrame, population_filter: dict[str, list[float]]) -> pd.DataFrame:
+    """The rows of ``chunk`` inside the run's population filter (all of them without one)."""
     if not population_filter:
         return chunk
     keep = pd.Series(True, index=chunk.index)
