@@ -42,11 +42,12 @@ logger = logging.getLogger(__name__)
 WINDOW_CHUNKS = 4
 """Pending chunks the driver sends to Ray as one dataset (point-in-time reads); bounds its memory."""
 READERS = 2
-"""Ray tasks reading chunks at once (each runs one DuckDB query under the data dir's memory limit)."""
+"""Ray tasks reading chunks at once by default (each runs one DuckDB query under the data dir's memory limit)."""
 ACTOR_CPUS = 0.25
-"""CPUs each scoring actor asks for: a fraction, so scoring never starves other Ray work."""
+"""CPUs each scoring actor and reading task asks for by default: a fraction, so that a run never
+starves other Ray work."""
 ACTORS = 2
-"""Scoring actors in the pool."""
+"""Scoring actors in the pool by default (``settings.ray_batch_actors`` sizes a run's)."""
 CHUNK_COLUMN = "__warehouse_chunk"
 ROW_COLUMN = "__warehouse_row"
 PROBABILITY_COLUMN = "__warehouse_probability"
@@ -80,7 +81,9 @@ class RayScorer:
     """Scores a run on Ray: reads and scores the pending chunks in one pipeline (latest values), or
     scores chunks the executor read in windows (point in time). A :class:`ReadingScorer`."""
 
-    def __init__(self, model: OnnxModel, *, actors: int = ACTORS, actor_cpus: float = ACTOR_CPUS) -> None:
+    def __init__(
+        self, model: OnnxModel, *, actors: int = ACTORS, actor_cpus: float = ACTOR_CPUS, readers: int = READERS
+    ) -> None:
         metadata = model.metadata
         self._constructor: dict[str, object] = {
             "onnx": model.artifact.onnx_path.read_bytes(),
@@ -89,7 +92,7 @@ class RayScorer:
             "features": list(metadata.feature_names),
             "positive": metadata.positive_class_index,
         }
-        self._actors, self._actor_cpus = actors, actor_cpus
+        self._actors, self._actor_cpus, self._readers = actors, actor_cpus, readers
 
     def __call__(self, chunks: Iterable[PendingChunk]) -> Iterator[tuple[PendingChunk, np.ndarray]]:
         """Score chunks the executor read, a window of :data:`WINDOW_CHUNKS` at a time."""
@@ -126,7 +129,9 @@ class RayScorer:
         try:
             dataset = (
                 ray.data.range(len(groups), override_num_blocks=len(groups))
-                .map_batches(read, batch_size=1, batch_format="numpy", num_cpus=self._actor_cpus, concurrency=READERS)
+                .map_batches(
+                    read, batch_size=1, batch_format="numpy", num_cpus=self._actor_cpus, concurrency=self._readers
+                )
                 .map_batches(
                     OnnxBatchScorer,
                     fn_constructor_kwargs=self._constructor,
@@ -144,9 +149,11 @@ class RayScorer:
             context.execution_options.preserve_order = ordered
 
 
-def ray_scorer(model: OnnxModel, *, actors: int = ACTORS, actor_cpus: float = ACTOR_CPUS) -> RayScorer:
+def ray_scorer(
+    model: OnnxModel, *, actors: int = ACTORS, actor_cpus: float = ACTOR_CPUS, readers: int = READERS
+) -> RayScorer:
     """The Ray scorer of a run's pinned model."""
-    return RayScorer(model, actors=actors, actor_cpus=actor_cpus)
+    return RayScorer(model, actors=actors, actor_cpus=actor_cpus, readers=readers)
 
 
 def _read_groups(pending: list[int], most: int) -> list[list[int]]:
@@ -267,15 +274,23 @@ def execute_run_on_ray(
     *,
     address: str | None = None,
     on_progress: ProgressCallback = no_progress,
-    actors: int = ACTORS,
-    actor_cpus: float = ACTOR_CPUS,
+    actors: int | None = None,
+    actor_cpus: float | None = None,
+    readers: int | None = None,
 ) -> BatchReport:
-    """Execute run ``run_id`` with Ray Data scoring (same chunks, parts and commits as the local executor)."""
+    """Execute run ``run_id`` with Ray Data scoring (same chunks, parts and commits as the local executor).
+
+    ``actors``, ``actor_cpus`` and ``readers`` default to ``settings.ray_batch_actors``,
+    ``ray_batch_cpus`` and ``ray_batch_readers`` (``WAREHOUSE_RAY_BATCH_*``): size them to the cluster.
+    """
+    pool = actors or settings.ray_batch_actors
+    cpus = actor_cpus or settings.ray_batch_cpus
+    reading = readers or settings.ray_batch_readers
     with ray_connection(settings, address=address):
         return execute_run(
             settings,
             run_id,
             on_progress=on_progress,
-            scorer_factory=lambda model: ray_scorer(model, actors=actors, actor_cpus=actor_cpus),
+            scorer_factory=lambda model: ray_scorer(model, actors=pool, actor_cpus=cpus, readers=reading),
             executor="ray",
         )

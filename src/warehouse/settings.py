@@ -97,6 +97,15 @@ class Settings(BaseSettings):
     process hop fewer per request, but every ingress replica holds each of them and nothing is batched.
     Bigger ones (all of them at the default 0) run in the model deployment, multiplexed and batched."""
 
+    ray_batch_actors: int = Field(default=2, ge=1)
+    """Scoring actors of the Ray batch executor (each holds one ONNX Runtime session)."""
+    ray_batch_readers: int = Field(default=2, ge=1)
+    """Ray tasks of the Ray batch executor reading feature chunks at once (each runs one DuckDB
+    query under ``batch_read_memory_mb``)."""
+    ray_batch_cpus: float = Field(default=0.25, gt=0)
+    """Logical CPUs each scoring actor and reading task of the Ray batch executor asks for
+    (fractional, so that it never takes every CPU: Ray Data stalls when actors hold them all)."""
+
     batch_chunk_rows: int = Field(default=20_000, gt=0)
     """Entities scored per chunk by the batch executor; bounds its memory."""
     batch_read_memory_mb: int = Field(default=512, ge=64)

@@ -82,10 +82,12 @@ def test_ray_reads_filters_scores_and_alerts_as_the_local_executor_does(
         thresholds=WarningThresholds(score=0.02),
         features=features,  # type: ignore[arg-type]  # the two sources, checked by pydantic
     )
+    # The pool and the readers sized by settings (WAREHOUSE_RAY_BATCH_*), not the defaults.
+    sized = settings.model_copy(update={"ray_batch_actors": 1, "ray_batch_readers": 3, "ray_batch_cpus": 0.2})
     outcomes = []
-    for execute in (execute_run, execute_run_on_ray):
+    for execute, executing in ((execute_run, settings), (execute_run_on_ray, sized)):
         run_id = start_run(small_chunks, request, job_name="ray-vs-local")
-        report = execute(settings, run_id)
+        report = execute(executing, run_id)
         view = get_run(settings, run_id)
         assert (view.status, view.rows_done) == ("succeeded", PREPARED_BUILDINGS)
         outcomes.append((_outcome(settings, run_id, report.output_dir), report.rows))
