@@ -104,24 +104,31 @@ class RayScorer:
         """One pipeline for every pending chunk of a latest-values run; None for a point-in-time one."""
         if plan.features != "latest":
             return None
+        import pandas as pd
+
         from features.definitions import service_spec
         from features.latest import plan_blocks
 
-        chunks = plan_blocks(settings, service_spec(plan.feature_service), plan.chunk_rows)
+        service = service_spec(plan.feature_service)
+        chunks = plan_blocks(settings, service, plan.chunk_rows)
         pending = [index for index in range(len(chunks.first_keys)) if index not in committed]
-        return chunks.entities, self._pipeline(settings, plan, chunks.first_keys, chunks.entities, pending)
+        empty = pd.DataFrame({plan.entity_key: pd.Series(dtype="object")})
+        empty[service.feature_names] = np.empty((0, len(service.feature_names)), dtype=np.float64)
+        return chunks.entities, self._pipeline(settings, plan, chunks.first_keys, chunks.entities, pending, empty)
 
     def _pipeline(
-        self, settings: Settings, plan: RunPlan, firsts: list[str], entities: int, pending: list[int]
+        self,
+        settings: Settings,
+        plan: RunPlan,
+        firsts: list[str],
+        entities: int,
+        pending: list[int],
+        empty: pd.DataFrame,
     ) -> Iterator[tuple[PendingChunk, np.ndarray]]:
-        import pandas as pd
         import ray
-
-        from features.definitions import service_spec
 
         if not pending:
             return
-        service = service_spec(plan.feature_service)
         groups = _read_groups(pending, max(1, BLOCK_ROWS // plan.chunk_rows))
         read = functools.partial(_read_group, settings=settings, plan=plan, firsts=firsts, groups=groups)
         context = ray.data.DataContext.get_current()
@@ -142,18 +149,9 @@ class RayScorer:
                 )
             )
             batches = cast("Iterable[pd.DataFrame]", dataset.iter_batches(batch_size=None, batch_format="pandas"))
-            empty = pd.DataFrame({name: pd.Series(dtype="float64") for name in service.feature_names})
-            empty.insert(0, plan.entity_key, pd.Series(dtype="object"))
             yield from _chunks_in_order(batches, pending, empty=empty, entities=entities, chunk_rows=plan.chunk_rows)
         finally:
             context.execution_options.preserve_order = ordered
-
-
-def ray_scorer(
-    model: OnnxModel, *, actors: int = ACTORS, actor_cpus: float = ACTOR_CPUS, readers: int = READERS
-) -> RayScorer:
-    """The Ray scorer of a run's pinned model."""
-    return RayScorer(model, actors=actors, actor_cpus=actor_cpus, readers=readers)
 
 
 def _read_groups(pending: list[int], most: int) -> list[list[int]]:
@@ -207,8 +205,8 @@ def _chunks_in_order(
     parts: list[pd.DataFrame] = []
 
     def finish(index: int, frames: list[pd.DataFrame]) -> tuple[PendingChunk, np.ndarray]:
-        rows = pd.concat(frames, ignore_index=True) if frames else empty
         count = min(chunk_rows, entities - index * chunk_rows)
+        rows = pd.concat(frames, ignore_index=True) if frames else empty
         if rows.empty:
             return PendingChunk(index, count, empty), np.empty(0, dtype=np.float64)
         rows = rows.sort_values(ROW_COLUMN, kind="stable")
@@ -291,6 +289,6 @@ def execute_run_on_ray(
             settings,
             run_id,
             on_progress=on_progress,
-            scorer_factory=lambda model: ray_scorer(model, actors=pool, actor_cpus=cpus, readers=reading),
+            scorer_factory=lambda model: RayScorer(model, actors=pool, actor_cpus=cpus, readers=reading),
             executor="ray",
         )
